@@ -1,0 +1,1 @@
+"""Hardware drivers. Never import kiosk/ or screens/: speak bytes, return plain data."""

@@ -1,0 +1,55 @@
+"""What every driver returns: plain data, no library semantics.
+
+A tag reader reports the transponders in its field (UID, AFI, raw user
+memory); decoding ISO 28560 is the core's job. A card reader reports card
+identifiers as the device delivered them; normalising them is the core's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+class DeviceError(Exception):
+    """A device cannot be opened or stopped answering. The message is for technicians."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    uid: bytes  # 8 bytes, MSB (0xE0) first as ISO 15693 readers deliver it
+    data: bytes  # user memory as read, block by block
+    afi: int = 0
+    dsfid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CardRead:
+    card: str  # as delivered: barcode digits, or the UID as upper-case hex
+    source: str = ""  # "nfc", "barcode", "sim"…
+
+
+@runtime_checkable
+class TagReader(Protocol):
+    def inventory(self) -> list[TagRead]:
+        """All tags in the field now (empty list when none)."""
+        ...
+
+    def write_afi(self, uid: bytes, afi: int) -> None:
+        """Set the security byte; raise DeviceError when the write fails."""
+        ...
+
+    def describe(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class CardReader(Protocol):
+    def poll(self) -> CardRead | None:
+        """A card presented since the last poll, or None. Never blocks for long."""
+        ...
+
+    def describe(self) -> str: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,137 @@
+"""The circulation interface every backend implements (demo ILS now, SIP2 later).
+
+Results carry a machine-readable `Reason` that the UI translates into the
+patron's language, plus the server's own text for staff and logs. Backends
+never raise for a refusal; they raise `BackendUnavailable` only when they
+cannot answer at all (network down, database gone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class Reason(enum.StrEnum):
+    """Why something succeeded or was refused. Stable codes; screens translate them."""
+
+    OK = "ok"
+    # Patron identification
+    UNKNOWN_PATRON = "unknown_patron"
+    WRONG_PIN = "wrong_pin"
+    PIN_REQUIRED = "pin_required"
+    CARD_BLOCKED = "card_blocked"
+    CARD_EXPIRED = "card_expired"
+    FEES_OVER_LIMIT = "fees_over_limit"
+    # Items
+    UNKNOWN_ITEM = "unknown_item"
+    LOAN_LIMIT = "loan_limit"
+    RESERVED_FOR_OTHER = "reserved_for_other"
+    REFERENCE_ONLY = "reference_only"
+    ALREADY_ON_LOAN_TO_YOU = "already_on_loan_to_you"
+    ON_LOAN_TO_OTHER = "on_loan_to_other"
+    NOT_ON_LOAN = "not_on_loan"
+    RENEWAL_LIMIT = "renewal_limit"
+    # Tags on the pad (decided by the core, before any backend call)
+    INCOMPLETE_SET = "incomplete_set"
+    NOT_LIBRARY_TAG = "not_library_tag"
+    DAMAGED_TAG = "damaged_tag"
+    DUPLICATE_TAG = "duplicate_tag"
+    # The link
+    BACKEND_UNAVAILABLE = "backend_unavailable"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Patron:
+    """A patron as the backend knows them. `patron_id` is the ILS identifier (card number)."""
+
+    patron_id: str
+    name: str
+    is_child: bool = False
+    loans_count: int = 0
+    loan_limit: int = 0
+    fees_cents: int = 0
+    currency: str = "EUR"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    item_id: str
+    title: str
+    author: str = ""
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PatronResult:
+    reason: Reason
+    patron: Patron | None = None
+    server_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is Reason.OK
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutResult:
+    reason: Reason
+    item: Item | None = None
+    due: dt.date | None = None
+    server_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is Reason.OK
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinResult:
+    reason: Reason
+    item: Item | None = None
+    # Where the item goes next: "shelf", "holds_shelf", "other_branch", "staff".
+    destination: str = "shelf"
+    server_text: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is Reason.OK
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    online: bool
+    detail: str = ""
+    latency_ms: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class BackendUnavailable(Exception):
+    """The backend cannot answer at all (network, server, database). Not a refusal."""
+
+
+@runtime_checkable
+class CirculationBackend(Protocol):
+    """What the core needs from a library system.
+
+    `client_id` is the outbox row's UUID: a backend must treat a repeated
+    `client_id` as the same transaction and return the first answer again,
+    so replay after a crash never lends or returns twice.
+    """
+
+    def identify(self, card: str, pin: str | None = None) -> PatronResult: ...
+
+    def item_info(self, item_id: str) -> Item | None: ...
+
+    def checkout(
+        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+    ) -> CheckoutResult: ...
+
+    def checkin(self, item_id: str, *, client_id: str, when: dt.datetime) -> CheckinResult: ...
+
+    def status(self) -> BackendStatus: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,141 @@
+"""`kiosk doctor`: one report a technician can read aloud over the phone.
+
+Each check answers ok / degraded / missing with a plain detail. The overall
+exit code: 0 all required parts healthy, 1 something degraded, 2 the
+configuration is invalid. Later issues add checks (printer, central API…).
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kiosk import __version__
+from kiosk.config import ConfigError, KioskConfig, load_config
+
+OK, DEGRADED, FAILED = "ok", "degraded", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == OK
+
+
+def diagnose(config_path: Path) -> tuple[int, list[Check]]:
+    checks = [
+        Check(
+            "version",
+            OK,
+            f"kiosk {__version__}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.machine()}",
+        )
+    ]
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        checks.append(Check("configuration", FAILED, str(exc)))
+        return 2, checks
+    checks.append(Check("configuration", OK, f"{config_path} is valid"))
+    checks += [_check_store(config), _check_backend(config)]
+    checks += _check_devices(config)
+    code = 0 if all(c.healthy for c in checks) else 1
+    return code, checks
+
+
+def _check_store(config: KioskConfig) -> Check:
+    from kiosk.store import Store, StoreError
+
+    try:
+        store = Store.open(config.store_path())
+    except StoreError as exc:
+        return Check("store", FAILED, str(exc))
+    try:
+        d = store.describe()
+    finally:
+        store.close()
+    oldest = d["oldest_unfinished"] or "none"
+    return Check(
+        "store",
+        OK,
+        f"{d['path']}: schema {d['revision']} (latest {d['head']}), journal {d['journal_mode']}, "
+        f"outbox {d['outbox_depth']} unfinished, oldest {oldest}",
+    )
+
+
+def _check_backend(config: KioskConfig) -> Check:
+    from kiosk.backends import make_backend
+    from kiosk.circulation import BackendUnavailable
+
+    started = time.perf_counter()
+    try:
+        backend = make_backend(config)
+        try:
+            status = backend.status()
+        finally:
+            backend.close()
+    except BackendUnavailable as exc:
+        return Check("library system", FAILED, str(exc))
+    took = (time.perf_counter() - started) * 1000
+    if not status.online:
+        return Check("library system", DEGRADED, status.detail or "offline")
+    return Check("library system", OK, f"{config.backend.kind}: {status.detail} ({took:.0f} ms)")
+
+
+def _check_devices(config: KioskConfig) -> list[Check]:
+    from drivers.base import DeviceError
+    from drivers.registry import open_card_reader, open_tag_reader
+
+    checks = []
+    for name, url, opener in (
+        ("RFID reader", config.devices.rfid, open_tag_reader),
+        ("card reader", config.devices.card_reader, open_card_reader),
+    ):
+        try:
+            device = opener(url)
+        except DeviceError as exc:
+            checks.append(Check(name, FAILED, f"{url}: {exc}"))
+            continue
+        try:
+            checks.append(Check(name, OK, f"{url}: {device.describe()}"))
+        finally:
+            device.close()
+    printer = config.devices.printer
+    checks.append(
+        Check(
+            "printer",
+            OK if printer == "none" else DEGRADED,
+            "none configured" if printer == "none" else f"{printer}: printer driver not built yet",
+        )
+    )
+    return checks
+
+
+def render_text(code: int, checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = [f"{c.name:<{width}}  {c.status.upper():<8}  {c.detail}" for c in checks]
+    verdict = {
+        0: "everything required is healthy",
+        1: "something needs attention",
+        2: "the configuration is invalid",
+    }[code]
+    lines.append(f"overall: {verdict} (exit {code})")
+    return "\n".join(lines)
+
+
+def render_json(code: int, checks: list[Check]) -> dict[str, object]:
+    return {
+        "exit_code": code,
+        "healthy": code == 0,
+        "checks": [asdict(c) for c in checks],
+        "python": sys.version.split()[0],
+        "version": __version__,
+    }

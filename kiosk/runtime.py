@@ -1,0 +1,92 @@
+"""Assemble a running kiosk from a validated configuration: store, backend,
+devices and core. One place, so `run`, `demo`, `tour`, `doctor` and the tests
+build the same thing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers.base import CardReader, TagReader
+from drivers.registry import open_card_reader, open_tag_reader
+from kiosk import privacy
+from kiosk.backends import make_backend
+from kiosk.circulation import CirculationBackend
+from kiosk.config import KioskConfig
+from kiosk.core import CoreSettings, KioskCore
+from kiosk.session import Timing
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def core_settings(config: KioskConfig) -> CoreSettings:
+    return CoreSettings(
+        timing=Timing(
+            timeout_s=config.session.timeout_s,
+            warning_s=config.session.warning_s,
+            summary_timeout_s=config.session.summary_timeout_s,
+        ),
+        default_language=config.kiosk.default_language,
+        languages=tuple(config.kiosk.languages),
+        require_pin=config.identify.require_pin,
+        typed_card_number="keypad" in config.identify.methods,
+        pin_length_min=config.identify.pin_length_min,
+        pin_length_max=config.identify.pin_length_max,
+        afi_in_library=config.security.afi_in_library,
+        afi_on_loan=config.security.afi_on_loan,
+    )
+
+
+@dataclass
+class Runtime:
+    config: KioskConfig
+    store: Store
+    backend: CirculationBackend
+    tag_reader: TagReader
+    card_reader: CardReader
+    core: KioskCore
+
+    @classmethod
+    def open(cls, config: KioskConfig, *, clock: Callable[[], float] = time.monotonic) -> Runtime:
+        """Open everything; raises StoreError, BackendUnavailable or DeviceError with plain text."""
+        store = Store.open(config.store_path())
+        opened: list = [store]
+        try:
+            key = store.get_setting("privacy_key")
+            if key is None:
+                key = secrets.token_hex(16)
+                store.set_setting("privacy_key", key)
+            privacy.set_key(bytes.fromhex(key))
+            backend = make_backend(config)
+            opened.append(backend)
+            tag_reader = open_tag_reader(config.devices.rfid)
+            opened.append(tag_reader)
+            card_reader = open_card_reader(config.devices.card_reader)
+        except BaseException:
+            for thing in reversed(opened):
+                thing.close()
+            raise
+        core = KioskCore(
+            backend=backend,
+            store=store,
+            tag_reader=tag_reader,
+            card_reader=card_reader,
+            settings=core_settings(config),
+            clock=clock,
+        )
+        replayed = core.recover()
+        if replayed:
+            log.warning("replayed %d unfinished outbox entries after an interruption", replayed)
+        return cls(config, store, backend, tag_reader, card_reader, core)
+
+    def close(self) -> None:
+        for thing in (self.card_reader, self.tag_reader, self.backend, self.store):
+            try:
+                thing.close()
+            except Exception:  # closing must go on for the others
+                log.exception("closing %r", thing)

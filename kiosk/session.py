@@ -1,0 +1,232 @@
+"""The patron session as a plain state machine, observed by the screens.
+
+idle → identify → checkout → summary → idle, or idle → return → summary → idle.
+Every state but idle has an inactivity timer: a warning first (the patron can
+extend), then logout, which wipes everything the session held. Time comes in
+through `tick(now)` with a monotonic clock, so tests control it exactly.
+
+The session holds no I/O: `kiosk.core.KioskCore` does the talking to the
+library system, the store and the devices, and moves the session along.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from kiosk.circulation import Reason
+
+
+class State(enum.StrEnum):
+    IDLE = "idle"
+    IDENTIFY = "identify"
+    CHECKOUT = "checkout"
+    RETURN = "return"
+    SUMMARY = "summary"
+
+
+# Which moves are allowed; anything else is a programming error, not a patron error.
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.IDLE: frozenset({State.IDENTIFY, State.RETURN, State.CHECKOUT}),
+    State.IDENTIFY: frozenset({State.IDLE, State.CHECKOUT}),
+    State.CHECKOUT: frozenset({State.SUMMARY, State.IDLE}),
+    State.RETURN: frozenset({State.SUMMARY, State.IDLE}),
+    State.SUMMARY: frozenset({State.IDLE}),
+}
+
+
+class LineStatus(enum.StrEnum):
+    READING = "reading"
+    WAITING_PARTS = "waiting_parts"
+    LENT = "lent"
+    REFUSED = "refused"
+    RETURNED = "returned"
+    NOT_RETURNED = "not_returned"
+    SECURITY_FAILED = "security_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One item (or one unreadable tag) handled in this session."""
+
+    key: str  # item id, or "uid:<hex>" for a tag that is not a readable library tag
+    title: str = ""
+    status: LineStatus = LineStatus.READING
+    reason: Reason = Reason.OK
+    due: dt.date | None = None
+    parts_seen: int = 1
+    parts_total: int = 1
+    destination: str = ""
+    server_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A transient message for the patron (unknown card, wrong PIN…)."""
+
+    reason: Reason
+    serial: int  # changes every time, so the same notice twice is shown twice
+
+
+@dataclass(frozen=True, slots=True)
+class Keypad:
+    stage: str = "card"  # "card" (typing the card number) or "pin"
+    digits: int = 0  # how many digits are entered
+    typed_card: str = ""  # the card number as typed, so the patron can check it; never the PIN
+    card_known: bool = False  # a card was tapped and only the PIN is missing
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """Everything a screen may show. Immutable; a new one is published on every change."""
+
+    state: State = State.IDLE
+    language: str = "sl"
+    patron_name: str = ""
+    patron_is_child: bool = False
+    lines: tuple[Line, ...] = ()
+    notice: Notice | None = None
+    keypad: Keypad = field(default_factory=Keypad)
+    warning_s: int | None = None  # seconds left before logout, while the warning shows
+    busy: bool = False
+    session_no: int = 0
+
+    @property
+    def lent(self) -> tuple[Line, ...]:
+        return tuple(line for line in self.lines if line.status is LineStatus.LENT)
+
+    @property
+    def returned(self) -> tuple[Line, ...]:
+        return tuple(line for line in self.lines if line.status is LineStatus.RETURNED)
+
+    @property
+    def problems(self) -> tuple[Line, ...]:
+        return tuple(
+            line
+            for line in self.lines
+            if line.status
+            in (LineStatus.REFUSED, LineStatus.NOT_RETURNED, LineStatus.SECURITY_FAILED)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    timeout_s: float = 90
+    warning_s: float = 20
+    summary_timeout_s: float = 45
+
+    def __post_init__(self) -> None:
+        if self.warning_s < 20:
+            raise ValueError("the warning before logout must last at least 20 s")
+        if self.warning_s >= min(self.timeout_s, self.summary_timeout_s):
+            raise ValueError("the warning must be shorter than the timeouts")
+
+
+Observer = Callable[[SessionView], None]
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+class Session:
+    """The state and its timers. Not thread-safe on its own: KioskCore serialises calls."""
+
+    def __init__(self, timing: Timing, default_language: str, now: float) -> None:
+        self.timing = timing
+        self.default_language = default_language
+        self._view = SessionView(language=default_language)
+        self._last_activity = now
+        self._notice_serial = 0
+        self._observers: list[Observer] = []
+
+    # --- observation -------------------------------------------------------
+    @property
+    def view(self) -> SessionView:
+        return self._view
+
+    @property
+    def state(self) -> State:
+        return self._view.state
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        self._observers.append(observer)
+        observer(self._view)
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
+
+    def _publish(self, **changes: object) -> None:
+        self._view = replace(self._view, **changes)
+        for observer in list(self._observers):
+            observer(self._view)
+
+    # --- transitions ---------------------------------------------------------
+    def go(self, state: State, now: float, **changes: object) -> None:
+        if state not in TRANSITIONS[self._view.state]:
+            raise InvalidTransition(f"{self._view.state} → {state}")
+        self._last_activity = now
+        self._publish(state=state, warning_s=None, notice=None, **changes)
+
+    def update(self, now: float | None = None, **changes: object) -> None:
+        """Change what is shown; with `now`, it also counts as patron activity."""
+        if now is not None:
+            self._last_activity = now
+            changes.setdefault("warning_s", None)
+        self._publish(**changes)
+
+    def notify(self, reason: Reason, now: float) -> None:
+        self._notice_serial += 1
+        self.update(now, notice=Notice(reason, self._notice_serial))
+
+    def set_line(self, line: Line, now: float) -> None:
+        lines = list(self._view.lines)
+        for i, existing in enumerate(lines):
+            if existing.key == line.key:
+                lines[i] = line
+                break
+        else:
+            lines.append(line)
+        self.update(now, lines=tuple(lines))
+
+    def logout(self) -> None:
+        """Back to idle with nothing of this patron left: a brand-new view."""
+        self._view = SessionView(
+            language=self.default_language, session_no=self._view.session_no + 1
+        )
+        for observer in list(self._observers):
+            observer(self._view)
+
+    # --- time ----------------------------------------------------------------
+    def touch(self, now: float) -> None:
+        """Patron activity: restart the inactivity timer and drop a showing warning."""
+        self._last_activity = now
+        if self._view.warning_s is not None:
+            self._publish(warning_s=None)
+
+    def timeout_s(self) -> float:
+        if self._view.state is State.SUMMARY:
+            return self.timing.summary_timeout_s
+        return self.timing.timeout_s
+
+    def tick(self, now: float) -> bool:
+        """Advance the timers. Returns True when the session timed out (and was wiped)."""
+        if self._view.state is State.IDLE or self._view.busy:
+            return False
+        remaining = self.timeout_s() - (now - self._last_activity)
+        if remaining <= 0:
+            self.logout()
+            return True
+        if remaining <= self.timing.warning_s:
+            seconds = math.ceil(remaining)
+            if seconds != self._view.warning_s:
+                self._publish(warning_s=seconds)
+        elif self._view.warning_s is not None:
+            self._publish(warning_s=None)
+        return False

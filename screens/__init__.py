@@ -1,0 +1,1 @@
+"""Kivy user interface: observes the core, forwards touches, holds no business state."""

@@ -1,0 +1,209 @@
+"""`kiosk tour`: every screen in representative states, one PNG each.
+
+The tour runs the real app on a fresh copy of the demo library, touches it
+like a patron (the developer tray's simulated devices stand in for cards and
+books) and photographs each state. Tests and the README use its pictures.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+
+from kiosk.backends.demo_data import SAMPLE_ITEMS, SAMPLE_PATRONS, SampleItem, SamplePatron
+from kiosk.config import KioskConfig
+from kiosk.demo import demo_tags
+from kiosk.runtime import Runtime
+from screens.launch import _prepare
+
+TOUR_SIZE = (1280, 800)
+
+
+class OffsetClock:
+    """A monotonic clock the tour can move forward, to show the logout warning now."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._monotonic = time.monotonic
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._monotonic() + self.offset
+
+
+def sample_patron(**wanted: object) -> SamplePatron:
+    return next(p for p in SAMPLE_PATRONS if all(getattr(p, k) == v for k, v in wanted.items()))
+
+
+def borrower() -> SamplePatron:
+    return sample_patron(is_child=False, blocked=False, expired=False, fees_cents=0)
+
+
+def plain_items(n: int) -> list[SampleItem]:
+    plain = [
+        i
+        for i in SAMPLE_ITEMS
+        if i.parts == 1 and not i.reference_only and not i.hold_for and not i.on_loan_to
+    ]
+    return plain[:n]
+
+
+def two_part_item() -> SampleItem:
+    return next(i for i in SAMPLE_ITEMS if i.parts == 2)
+
+
+def reserved_item() -> SampleItem:
+    return next(i for i in SAMPLE_ITEMS if i.hold_for)
+
+
+def tags_of(item: SampleItem) -> list:
+    return [t for t in demo_tags() if t.item_id == item.item_id]
+
+
+def foreign_tag():
+    return next(t for t in demo_tags() if not t.item_id and "not a library" in t.label)
+
+
+def run_tour(config: KioskConfig, out_dir: Path, lang: str) -> list[Path]:
+    """Render the tour in one language; returns the PNG files written."""
+    with tempfile.TemporaryDirectory(prefix="kiosk-tour-") as tmp:
+        config = with_data_dir(config, Path(tmp))
+        _prepare(config, width=TOUR_SIZE[0], height=TOUR_SIZE[1])
+        from screens.app import KioskApp
+        from screens.harness import run_script
+
+        clock = OffsetClock()
+        runtime = Runtime.open(config, clock=clock)
+        written: list[Path] = []
+        try:
+            app = KioskApp(config, lambda: runtime, dev_tray=True)
+            harness = run_script(
+                app, lambda h: _tour_script(h, runtime, clock, out_dir, lang, written)
+            )
+        finally:
+            runtime.close()
+        if harness.failure:
+            raise RuntimeError(f"the tour stopped:\n{harness.failure}")
+        return written
+
+
+def with_data_dir(config: KioskConfig, data_dir: Path) -> KioskConfig:
+    kiosk = config.kiosk.model_copy(update={"data_dir": str(data_dir)})
+    display = config.display.model_copy(
+        update={"width": TOUR_SIZE[0], "height": TOUR_SIZE[1], "fullscreen": False}
+    )
+    return config.model_copy(update={"kiosk": kiosk, "display": display})
+
+
+def expect(h, state: str, **texts: str) -> None:
+    """The tour checks it shows what it means to show, so a broken screen fails it."""
+    view = h.app.view
+    if view.state != state:
+        raise AssertionError(f"expected the {state} screen, the kiosk is in {view.state}")
+    for name, wanted in texts.items():
+        shown = getattr(h.app, name)
+        if shown != wanted:
+            raise AssertionError(f"{name}: expected {wanted!r}, shown {shown!r}")
+
+
+def _tour_script(
+    h, runtime: Runtime, clock: OffsetClock, out: Path, lang: str, written: list[Path]
+) -> Generator[float | None, None, None]:
+    pad = runtime.tag_reader
+    patron = borrower()
+
+    def shot(name: str) -> Generator[None, None, None]:
+        # The picture is taken at the next frame: wait for it before touching anything.
+        written.append(h.screenshot(out / f"{lang}-{len(written) + 1:02d}-{name}.png"))
+        yield
+
+    def type_digits(digits: str) -> Generator[None, None, None]:
+        # One key per frame, as a finger would; a burst in one frame is not a patron.
+        for digit in digits:
+            h.tap(f"key-{digit}")
+            yield
+
+    def choose_language() -> None:
+        if h.app.view.language != lang:
+            h.tap(f"lang-{lang}")
+
+    choose_language()
+    yield
+    yield from shot("attract")
+    # Identify by typing the card number, then the PIN.
+    h.tap("borrow")
+    yield
+    choose_language()
+    yield
+    yield from type_digits(patron.card[:6])
+    expect(h, "identify", keypad_display=patron.card[:6])
+    yield from shot("identify-typing")
+    yield from type_digits(patron.card[6:])
+    h.tap("key-ok")
+    yield
+    yield from type_digits("12")
+    h.tap("key-ok")
+    yield
+    yield from shot("identify-pin-too-short")
+    yield from type_digits(patron.pin)
+    h.tap("key-ok")
+    yield
+    yield from shot("checkout-empty")
+    # A stack: two books, one part of a two-part set, a reserved book, a ski pass.
+    for item in plain_items(2):
+        for tag in tags_of(item):
+            pad.place(tag.uid, tag.data)
+    first_part = tags_of(two_part_item())
+    pad.place(first_part[0].uid, first_part[0].data)
+    for tag in tags_of(reserved_item()):
+        pad.place(tag.uid, tag.data)
+    ski = foreign_tag()
+    pad.place(ski.uid, ski.data)
+    yield 0.5
+    yield from shot("checkout-items")
+    pad.place(first_part[1].uid, first_part[1].data)
+    yield 0.5
+    # Nobody touches the screen: the warning comes with time to extend.
+    clock.offset += runtime.config.session.timeout_s - runtime.config.session.warning_s + 2
+    yield 1.2
+    yield from shot("timeout-warning")
+    h.tap("extend")
+    yield
+    h.tap("finish")
+    yield
+    yield from shot("summary")
+    h.tap("done")
+    pad.clear()
+    yield
+    # Someone taps a card the library does not know.
+    runtime.card_reader.tap("9999999999")
+    yield 0.5
+    choose_language()
+    yield
+    yield from shot("identify-unknown-card")
+    h.tap("cancel")
+    yield
+    # Returning needs no card.
+    choose_language()
+    yield
+    h.tap("return")
+    yield
+    for item in plain_items(2):
+        for tag in tags_of(item):
+            pad.place(tag.uid, tag.data)
+    for tag in tags_of(two_part_item()):
+        pad.place(tag.uid, tag.data)
+    yield 0.5
+    yield from shot("return-items")
+    h.tap("finish")
+    yield
+    yield from shot("return-summary")
+    h.tap("done")
+    pad.clear()
+    yield
+    choose_language()
+    h.app.toggle_dev_tray()
+    yield 0.3
+    yield from shot("developer-tray")

@@ -1,0 +1,17 @@
+"""Helpers shared by tests (importable: pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiosk.config import KioskConfig, default_config_path, load_config
+
+
+def demo_config_in(data_dir: Path, **session: int) -> KioskConfig:
+    """The shipped demo configuration, with its data in `data_dir`."""
+    config = load_config(default_config_path())
+    kiosk = config.kiosk.model_copy(update={"data_dir": str(data_dir)})
+    changes: dict[str, object] = {"kiosk": kiosk}
+    if session:
+        changes["session"] = config.session.model_copy(update=session)
+    return config.model_copy(update=changes)

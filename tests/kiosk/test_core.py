@@ -1,0 +1,404 @@
+"""The whole patron journey, headless, on real parts: the SQLite store, the
+embedded demo library and the simulated card reader and RFID pad."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.sim import SimCardReader, SimTagReader
+from kiosk.backends.demo_data import (
+    ANA,
+    MAJA,
+    SAMPLE_ITEMS,
+    SAMPLE_PATRONS,
+    SampleItem,
+)
+from kiosk.circulation import Reason
+from kiosk.config import KioskConfig
+from kiosk.demo import DemoTag, demo_tags
+from kiosk.runtime import Runtime
+from kiosk.session import LineStatus, State
+
+AFI_IN_LIBRARY, AFI_ON_LOAN = 0x07, 0xC2
+
+
+class FakeClock:
+    """Monotonic time the test moves by hand (only the session timers read it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def rt(demo_config: KioskConfig, clock: FakeClock) -> Iterator[Runtime]:
+    runtime = Runtime.open(demo_config, clock=clock)
+    yield runtime
+    runtime.close()
+
+
+def pad(rt: Runtime) -> SimTagReader:
+    assert isinstance(rt.tag_reader, SimTagReader)
+    return rt.tag_reader
+
+
+def cards(rt: Runtime) -> SimCardReader:
+    assert isinstance(rt.card_reader, SimCardReader)
+    return rt.card_reader
+
+
+def pin_of(card: str) -> str:
+    return next(p.pin for p in SAMPLE_PATRONS if p.card == card)
+
+
+def tags_of(item: SampleItem) -> list[DemoTag]:
+    return [t for t in demo_tags() if t.item_id == item.item_id]
+
+
+def plain_items() -> list[SampleItem]:
+    return [
+        i
+        for i in SAMPLE_ITEMS
+        if i.parts == 1
+        and not (i.reference_only or i.hold_for or i.on_loan_to)
+        and i.owner_branch == "MB"
+    ]
+
+
+def place(rt: Runtime, *items: SampleItem) -> None:
+    for item in items:
+        for tag in tags_of(item):
+            pad(rt).place(tag.uid, tag.data)
+    rt.core.poll_devices()
+
+
+def log_in(rt: Runtime, card: str = ANA) -> None:
+    cards(rt).tap(card)
+    rt.core.poll_devices()
+    assert rt.core.view.state is State.IDENTIFY
+    assert rt.core.view.keypad.stage == "pin" and rt.core.view.keypad.card_known
+    for digit in pin_of(card):
+        rt.core.keypad_digit(digit)
+    rt.core.keypad_ok()
+
+
+def line(rt: Runtime, key: str):
+    return next(line for line in rt.core.view.lines if line.key == key)
+
+
+def open_loans(rt: Runtime) -> list[tuple[str, str]]:
+    db = sqlite3.connect(rt.config.demo_database_path())
+    try:
+        return db.execute(
+            "SELECT item_id, card FROM loans WHERE returned_at IS NULL ORDER BY item_id"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def test_borrow_two_books_end_to_end(rt: Runtime) -> None:
+    log_in(rt)
+    assert rt.core.view.state is State.CHECKOUT
+    assert rt.core.view.patron_name.startswith("Ana")
+    a, b = plain_items()[:2]
+    place(rt, a, b)
+    today = dt.datetime.now(dt.UTC).date()
+    for item in (a, b):
+        got = line(rt, item.item_id)
+        assert (got.status, got.title, got.due) == (
+            LineStatus.LENT,
+            item.title,
+            today + dt.timedelta(days=21),
+        )
+        assert pad(rt).afi_of(item.tag_uids[0]) == AFI_ON_LOAN
+    entries = [e for e in rt.store.entries() if e.kind == "checkout"]
+    assert sorted(e.payload["item_id"] for e in entries) == sorted([a.item_id, b.item_id])
+    assert {e.state for e in entries} == {"confirmed"}
+    assert (a.item_id, ANA) in open_loans(rt) and (b.item_id, ANA) in open_loans(rt)
+    assert rt.store.counters()["checkouts"] == 2
+    rt.core.finish()
+    assert rt.core.view.state is State.SUMMARY
+    rt.core.logout()
+    view = rt.core.view
+    assert (view.state, view.patron_name, view.lines) == (State.IDLE, "", ())
+
+
+def test_keypad_card_number_and_pin_with_a_wrong_pin_first(rt: Runtime) -> None:
+    rt.core.begin_borrow()
+    for digit in ANA:
+        rt.core.keypad_digit(digit)
+    assert rt.core.view.keypad.typed_card == ANA
+    rt.core.keypad_ok()
+    assert rt.core.view.keypad.stage == "pin"
+    for digit in "0000":
+        rt.core.keypad_digit(digit)
+    assert rt.core.view.keypad.typed_card == ""  # the PIN is never published
+    rt.core.keypad_ok()
+    assert rt.core.view.state is State.IDENTIFY
+    assert rt.core.view.notice is not None and rt.core.view.notice.reason is Reason.WRONG_PIN
+    assert rt.core.view.keypad.digits == 0
+    for digit in pin_of(ANA):
+        rt.core.keypad_digit(digit)
+    rt.core.keypad_ok()
+    assert rt.core.view.state is State.CHECKOUT
+
+
+def test_short_pin_is_cleared_with_a_prompt(rt: Runtime) -> None:
+    cards(rt).tap(ANA)
+    rt.core.poll_devices()
+    rt.core.keypad_digit("1")
+    rt.core.keypad_ok()
+    view = rt.core.view
+    assert view.state is State.IDENTIFY and view.keypad.digits == 0
+    assert view.notice is not None and view.notice.reason is Reason.PIN_REQUIRED
+
+
+@pytest.mark.parametrize(
+    ("card", "reason"), [("9999999999", Reason.UNKNOWN_PATRON), (MAJA, Reason.CARD_BLOCKED)]
+)
+def test_refused_cards_get_a_reason_and_stay_on_identify(
+    rt: Runtime, card: str, reason: Reason
+) -> None:
+    cards(rt).tap(card)
+    rt.core.poll_devices()
+    # Told at once, before any PIN is asked for; the keypad is back to the card number.
+    view = rt.core.view
+    assert view.state is State.IDENTIFY
+    assert view.notice is not None and view.notice.reason is reason
+    assert (view.keypad.stage, view.keypad.card_known) == ("card", False)
+    assert view.patron_name == ""
+    # Typing the same number gives the same answer.
+    for digit in card:
+        rt.core.keypad_digit(digit)
+    rt.core.keypad_ok()
+    assert rt.core.view.notice is not None and rt.core.view.notice.reason is reason
+    assert rt.core.view.keypad.stage == "card"
+
+
+def test_two_part_set_waits_for_both_parts_and_lends_once(rt: Runtime) -> None:
+    log_in(rt)
+    item = next(i for i in SAMPLE_ITEMS if i.parts == 2)
+    first, second = tags_of(item)
+    pad(rt).place(first.uid, first.data)
+    rt.core.poll_devices()
+    waiting = line(rt, item.item_id)
+    assert (waiting.status, waiting.parts_seen, waiting.parts_total) == (
+        LineStatus.WAITING_PARTS,
+        1,
+        2,
+    )
+    assert not [e for e in rt.store.entries() if e.kind == "checkout"]
+    assert pad(rt).afi_of(first.uid) == AFI_IN_LIBRARY
+    pad(rt).place(second.uid, second.data)
+    rt.core.poll_devices()
+    assert line(rt, item.item_id).status is LineStatus.LENT
+    assert [pad(rt).afi_of(t.uid) for t in (first, second)] == [AFI_ON_LOAN, AFI_ON_LOAN]
+    assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
+
+
+def test_refusals_keep_security_armed(rt: Runtime) -> None:
+    log_in(rt)
+    reserved = next(i for i in SAMPLE_ITEMS if i.hold_for and not i.on_loan_to)
+    reference = next(i for i in SAMPLE_ITEMS if i.reference_only)
+    already = next(i for i in SAMPLE_ITEMS if i.on_loan_to == ANA and not i.hold_for)
+    place(rt, reserved, reference, already)
+    expected = {
+        reserved.item_id: Reason.RESERVED_FOR_OTHER,
+        reference.item_id: Reason.REFERENCE_ONLY,
+        already.item_id: Reason.ALREADY_ON_LOAN_TO_YOU,
+    }
+    for item_id, reason in expected.items():
+        got = line(rt, item_id)
+        assert (got.status, got.reason) == (LineStatus.REFUSED, reason)
+    for item in (reserved, reference):
+        assert pad(rt).afi_of(item.tag_uids[0]) == AFI_IN_LIBRARY
+    refused = [e for e in rt.store.entries() if e.kind == "checkout"]
+    assert {e.state for e in refused} == {"refused"}
+
+
+def test_tags_that_are_not_library_items(rt: Runtime) -> None:
+    log_in(rt)
+    odd = [t for t in demo_tags() if not t.item_id]
+    for tag in odd:
+        pad(rt).place(tag.uid, tag.data)
+    rt.core.poll_devices()
+    reasons = {line.key: line.reason for line in rt.core.view.lines}
+    by_label = {t.label: reasons[f"uid:{t.uid.hex()}"] for t in odd}
+    assert by_label["damaged tag (bad CRC)"] is Reason.DAMAGED_TAG
+    assert by_label["blank tag"] is Reason.NOT_LIBRARY_TAG
+    assert by_label["not a library tag (ski pass)"] is Reason.NOT_LIBRARY_TAG
+    assert all(line.status is LineStatus.REFUSED for line in rt.core.view.lines)
+    assert not rt.store.entries()
+
+
+def test_same_item_twice_is_lent_once(rt: Runtime) -> None:
+    log_in(rt)
+    item = plain_items()[0]
+    place(rt, item)
+    pad(rt).lift(item.tag_uids[0])
+    rt.core.poll_devices()
+    place(rt, item)  # placed again in the same session
+    rt.core.poll_devices()
+    assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
+    # A second tag claiming the same item and part: a copied label.
+    tag = tags_of(item)[0]
+    pad(rt).place(bytes.fromhex("E0040100DEADBEEF"), tag.data)
+    rt.core.poll_devices()
+    assert rt.core.view.notice is not None
+    assert rt.core.view.notice.reason is Reason.DUPLICATE_TAG
+    assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
+    assert open_loans(rt).count((item.item_id, ANA)) == 1
+
+
+def test_security_write_is_retried(rt: Runtime) -> None:
+    log_in(rt)
+    item = plain_items()[0]
+    pad(rt).fail_next_writes(2)
+    place(rt, item)
+    assert line(rt, item.item_id).status is LineStatus.LENT
+    assert pad(rt).afi_of(item.tag_uids[0]) == AFI_ON_LOAN
+
+
+def test_failed_security_write_is_shown_and_recorded(rt: Runtime) -> None:
+    log_in(rt)
+    item = plain_items()[0]
+    pad(rt).fail_next_writes(3)
+    place(rt, item)
+    assert line(rt, item.item_id).status is LineStatus.SECURITY_FAILED
+    records = [e for e in rt.store.entries() if e.kind == "security"]
+    assert len(records) == 1 and records[0].state == "failed"
+    assert records[0].payload["item_id"] == item.item_id
+    assert (item.item_id, ANA) in open_loans(rt)  # the loan stands; staff see the record
+
+
+def test_return_without_a_card_rearms_security(rt: Runtime) -> None:
+    log_in(rt)
+    item = plain_items()[0]
+    place(rt, item)
+    rt.core.logout()
+    pad(rt).clear()
+    rt.core.begin_return()
+    place(rt, item)
+    got = line(rt, item.item_id)
+    assert (got.status, got.destination) == (LineStatus.RETURNED, "shelf")
+    assert pad(rt).afi_of(item.tag_uids[0]) == AFI_IN_LIBRARY
+    assert (item.item_id, ANA) not in open_loans(rt)
+
+
+def test_return_routes_reserved_and_foreign_items(rt: Runtime) -> None:
+    rt.core.begin_return()
+    reserved_on_loan = next(i for i in SAMPLE_ITEMS if i.hold_for and i.on_loan_to)
+    other_branch = next(i for i in SAMPLE_ITEMS if i.owner_branch != "MB")
+    place(rt, reserved_on_loan, other_branch)
+    assert line(rt, reserved_on_loan.item_id).destination == "holds_shelf"
+    assert line(rt, other_branch.item_id).destination == "other_branch"
+
+
+def test_timeout_warns_then_wipes(rt: Runtime, clock: FakeClock) -> None:
+    log_in(rt)
+    place(rt, plain_items()[0])
+    timeout = rt.config.session.timeout_s
+    warning = rt.config.session.warning_s
+    clock.now += timeout - warning + 1
+    rt.core.tick()
+    assert rt.core.view.warning_s == warning - 1
+    rt.core.extend()
+    assert rt.core.view.warning_s is None
+    clock.now += timeout + 1
+    rt.core.tick()
+    view = rt.core.view
+    assert (view.state, view.patron_name, view.lines) == (State.IDLE, "", ())
+    assert rt.store.counters()["sessions_timed_out"] == 1
+    # The next patron starts clean: the books still on the pad are theirs to borrow.
+    log_in(rt, next(p.card for p in SAMPLE_PATRONS if p.name.startswith("Petra")))
+    rt.core.poll_devices()
+    assert line(rt, plain_items()[0].item_id).reason is Reason.ON_LOAN_TO_OTHER
+
+
+def test_language_is_per_session(rt: Runtime) -> None:
+    rt.core.begin_borrow()
+    rt.core.set_language("en")
+    assert rt.core.view.language == "en"
+    with pytest.raises(ValueError):
+        rt.core.set_language("xx")
+    rt.core.logout()
+    assert rt.core.view.language == "sl"
+
+
+def test_recover_replays_unfinished_actions_once(demo_config: KioskConfig) -> None:
+    item = plain_items()[0]
+    rt = Runtime.open(demo_config)
+    when = dt.datetime.now(dt.UTC).isoformat()
+    # Crash after writing, before sending: the action is in the outbox only.
+    pending = rt.store.add_action(
+        "checkout", {"patron_id": ANA, "item_id": item.item_id, "when": when, "uids": []}
+    )
+    # Crash after the library applied it, before the kiosk recorded the answer.
+    applied = rt.store.add_action(
+        "checkout",
+        {"patron_id": ANA, "item_id": plain_items()[1].item_id, "when": when, "uids": []},
+    )
+    rt.store.mark_sending(applied.client_id)
+    rt.backend.checkout(
+        ANA,
+        plain_items()[1].item_id,
+        client_id=applied.client_id,
+        when=dt.datetime.fromisoformat(when),
+    )
+    rt.close()
+
+    rt = Runtime.open(demo_config)  # recovery runs at start
+    try:
+        assert rt.store.unfinished() == []
+        for entry in (pending, applied):
+            done = rt.store.get(entry.client_id)
+            assert done is not None and done.state == "confirmed"
+            assert done.result is not None and done.result["replayed"] is True
+        loans = open_loans(rt)
+        assert loans.count((item.item_id, ANA)) == 1
+        assert loans.count((plain_items()[1].item_id, ANA)) == 1
+        assert rt.core.recover() == 0
+    finally:
+        rt.close()
+
+
+def test_backend_down_is_told_plainly_and_not_replayed(
+    rt: Runtime, demo_config: KioskConfig
+) -> None:
+    log_in(rt)
+    database = Path(rt.config.demo_database_path())
+    rt.backend.close()  # the library system goes away mid-session
+    database.unlink()
+    database.mkdir()  # …and cannot come back at that path
+    item = plain_items()[0]
+    place(rt, item)
+    got = line(rt, item.item_id)
+    assert (got.status, got.reason) == (LineStatus.REFUSED, Reason.BACKEND_UNAVAILABLE)
+    entry = next(e for e in rt.store.entries() if e.kind == "checkout")
+    assert entry.state == "failed" and entry.error
+    assert pad(rt).afi_of(item.tag_uids[0]) == AFI_IN_LIBRARY
+
+
+def test_typing_the_card_number_can_be_switched_off(demo_config: KioskConfig) -> None:
+    identify = demo_config.identify.model_copy(update={"methods": ("card",)})
+    rt = Runtime.open(demo_config.model_copy(update={"identify": identify}))
+    try:
+        rt.core.begin_borrow()
+        rt.core.keypad_digit("1")
+        assert rt.core.view.keypad.digits == 0
+        log_in(rt)  # a card tap and the PIN on the keypad still work
+        assert rt.core.view.state is State.CHECKOUT
+    finally:
+        rt.close()

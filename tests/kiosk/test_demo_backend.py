@@ -1,0 +1,544 @@
+"""The embedded demo library, on a real SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk.backends.demo import (
+    ADULT_LOAN_LIMIT,
+    CHILD_LOAN_LIMIT,
+    FINE_PER_DAY_CENTS,
+    DemoLibrary,
+    add_working_days,
+    format_eur,
+)
+from kiosk.backends.demo_data import (
+    HOME_BRANCH,
+    LIBRARY_ISIL,
+    SAMPLE_ITEMS,
+    SAMPLE_PATRONS,
+    item_for_tag,
+)
+from kiosk.circulation import BackendUnavailable, CirculationBackend, Reason
+
+NOW = dt.datetime(2025, 3, 10, 10, 0)  # a Monday
+
+# Sample records found by what they are for, not by hard-coded numbers.
+ADULT = next(
+    p
+    for p in SAMPLE_PATRONS
+    if p.card == next(i.on_loan_to for i in SAMPLE_ITEMS if i.on_loan_to and not i.hold_for)
+)
+HOLDER = next(p for p in SAMPLE_PATRONS if any(i.hold_for == p.card for i in SAMPLE_ITEMS))
+CHILD = next(p for p in SAMPLE_PATRONS if p.is_child)
+BLOCKED = next(p for p in SAMPLE_PATRONS if p.blocked)
+EXPIRED = next(p for p in SAMPLE_PATRONS if p.expired)
+IN_DEBT = next(p for p in SAMPLE_PATRONS if p.fees_cents >= 1000)
+SMALL_DEBT = next(p for p in SAMPLE_PATRONS if 0 < p.fees_cents < 1000)
+
+REFERENCE = next(i for i in SAMPLE_ITEMS if i.reference_only)
+TWO_PART_SET = next(i for i in SAMPLE_ITEMS if i.parts == 2)
+RESERVED_ON_SHELF = next(i for i in SAMPLE_ITEMS if i.hold_for and not i.on_loan_to)
+ON_LOAN_RENEWABLE = next(i for i in SAMPLE_ITEMS if i.on_loan_to and not i.hold_for)
+ON_LOAN_RESERVED = next(i for i in SAMPLE_ITEMS if i.on_loan_to and i.hold_for)
+OTHER_BRANCH = next(i for i in SAMPLE_ITEMS if i.owner_branch != HOME_BRANCH)
+FREE = [
+    i
+    for i in SAMPLE_ITEMS
+    if not (i.reference_only or i.hold_for or i.on_loan_to) and i.owner_branch == HOME_BRANCH
+]
+FREE_BOOK = FREE[0]
+
+
+def cid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "demo" / "library.db"
+
+
+@pytest.fixture
+def lib(db_path: Path):
+    library = DemoLibrary(db_path, clock=lambda: NOW)
+    yield library
+    library.close()
+
+
+def open_loan_count(db_path: Path, item_id: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        query = "SELECT count(*) FROM loans WHERE item_id = ? AND returned_at IS NULL"
+        return conn.execute(query, (item_id,)).fetchone()[0]
+
+
+# --- sample data ----------------------------------------------------------------------
+
+
+def test_sample_data_is_complete_and_consistent() -> None:
+    assert len(SAMPLE_PATRONS) >= 6 and len(SAMPLE_ITEMS) >= 12
+    cards = {p.card for p in SAMPLE_PATRONS}
+    assert len(cards) == len(SAMPLE_PATRONS)
+    for p in SAMPLE_PATRONS:
+        assert p.card.isdigit() and len(p.card) == 10, p
+        assert p.pin.isdigit() and len(p.pin) == 4, p
+        assert p.note, p
+    assert CHILD.birth_year >= 2012
+    ids = [i.item_id for i in SAMPLE_ITEMS]
+    assert len(set(ids)) == len(ids) and all(i.isdigit() for i in ids)
+    for item in SAMPLE_ITEMS:
+        assert item.hold_for in cards | {None} and item.on_loan_to in cards | {None}
+    assert LIBRARY_ISIL.startswith("SI-") and LIBRARY_ISIL[3:].isdigit()
+    assert len(LIBRARY_ISIL[3:]) == 5 and LIBRARY_ISIL != "SI-50001"  # that one is NUK's
+
+
+def test_tag_uids_are_nxp_like_unique_and_one_per_part() -> None:
+    all_uids = [uid for item in SAMPLE_ITEMS for uid in item.tag_uids]
+    assert len(set(all_uids)) == len(all_uids)
+    for item in SAMPLE_ITEMS:
+        assert len(item.tag_uids) == item.parts
+        for part, uid in enumerate(item.tag_uids, start=1):
+            assert len(uid) == 8 and uid[:3] == b"\xe0\x04\x01"
+            assert item_for_tag(uid) == (item, part)
+    assert len(TWO_PART_SET.tag_uids) == 2
+    assert item_for_tag(b"\xe0\x04\x01\x00\x00\x00\x00\x00") is None
+
+
+# --- interface and identification -----------------------------------------------------
+
+
+def test_implements_the_circulation_interface(lib: DemoLibrary) -> None:
+    assert isinstance(lib, CirculationBackend)
+
+
+def test_identify_with_and_without_pin(lib: DemoLibrary) -> None:
+    with_pin = lib.identify(ADULT.card, ADULT.pin)
+    assert with_pin.ok and with_pin.patron is not None
+    assert with_pin.patron.name == ADULT.name
+    assert with_pin.patron.loan_limit == ADULT_LOAN_LIMIT
+    assert with_pin.patron.loans_count == 2  # seeded loans
+    assert lib.identify(f" {ADULT.card}\n").ok  # scanner whitespace
+    assert lib.identify(ADULT.card, "0000").reason is Reason.WRONG_PIN
+    assert lib.identify("0199999999", "1234").reason is Reason.UNKNOWN_PATRON
+    assert lib.identify("").reason is Reason.UNKNOWN_PATRON
+
+
+def test_identify_child_blocked_expired_and_fees(lib: DemoLibrary) -> None:
+    child = lib.identify(CHILD.card, CHILD.pin)
+    assert child.ok and child.patron and child.patron.is_child
+    assert child.patron.loan_limit == CHILD_LOAN_LIMIT == 8
+    blocked = lib.identify(BLOCKED.card, BLOCKED.pin)
+    assert blocked.reason is Reason.CARD_BLOCKED
+    assert blocked.patron and blocked.patron.name == BLOCKED.name  # so the UI may greet
+    assert lib.identify(BLOCKED.card, "0000").reason is Reason.WRONG_PIN
+    assert lib.identify(EXPIRED.card).reason is Reason.CARD_EXPIRED
+    in_debt = lib.identify(IN_DEBT.card, IN_DEBT.pin)
+    assert in_debt.ok and in_debt.patron and in_debt.patron.fees_cents == IN_DEBT.fees_cents
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(card=st.text(max_size=40), pin=st.none() | st.text(max_size=8))
+def test_identify_never_raises_on_odd_input(lib: DemoLibrary, card: str, pin: str | None) -> None:
+    result = lib.identify(card, pin)
+    known = {p.card for p in SAMPLE_PATRONS}
+    assert (result.reason is Reason.UNKNOWN_PATRON) == (card.strip() not in known)
+
+
+# --- checkout -------------------------------------------------------------------------
+
+
+def test_checkout_lends_for_21_days(lib: DemoLibrary, db_path: Path) -> None:
+    result = lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=cid(), when=NOW)
+    assert result.ok
+    assert result.due == dt.date(2025, 3, 31)
+    assert result.item and result.item.title == FREE_BOOK.title
+    assert (result.item, result.due) in lib.loans(ADULT.card)
+    assert open_loan_count(db_path, FREE_BOOK.item_id) == 1
+
+
+def test_loan_days_is_configurable(tmp_path: Path) -> None:
+    lib = DemoLibrary(tmp_path / "short.db", loan_days=14, clock=lambda: NOW)
+    try:
+        result = lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=cid(), when=NOW)
+        assert result.due == NOW.date() + dt.timedelta(days=14)
+    finally:
+        lib.close()
+
+
+REFUSALS = [
+    ("unknown item", ADULT.card, "34009999999", Reason.UNKNOWN_ITEM),
+    ("reference only", ADULT.card, REFERENCE.item_id, Reason.REFERENCE_ONLY),
+    ("unknown patron", "0199999999", FREE_BOOK.item_id, Reason.UNKNOWN_PATRON),
+    ("blocked card", BLOCKED.card, FREE_BOOK.item_id, Reason.CARD_BLOCKED),
+    ("expired card", EXPIRED.card, FREE_BOOK.item_id, Reason.CARD_EXPIRED),
+    ("fees", IN_DEBT.card, FREE_BOOK.item_id, Reason.FEES_OVER_LIMIT),
+    ("mine already", ADULT.card, ON_LOAN_RENEWABLE.item_id, Reason.ALREADY_ON_LOAN_TO_YOU),
+    ("someone else's", HOLDER.card, ON_LOAN_RENEWABLE.item_id, Reason.ON_LOAN_TO_OTHER),
+    ("reserved", ADULT.card, RESERVED_ON_SHELF.item_id, Reason.RESERVED_FOR_OTHER),
+    # Reference-only wins over a blocked card: the order of checks is part of the contract.
+    ("order: item first", BLOCKED.card, REFERENCE.item_id, Reason.REFERENCE_ONLY),
+]
+
+
+@pytest.mark.parametrize(
+    ("card", "item_id", "reason"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
+)
+def test_checkout_refusals(
+    lib: DemoLibrary, db_path: Path, card: str, item_id: str, reason: Reason
+) -> None:
+    before = open_loan_count(db_path, item_id)
+    result = lib.checkout(card, item_id, client_id=cid(), when=NOW)
+    assert result.reason is reason
+    assert not result.ok and result.server_text
+    assert open_loan_count(db_path, item_id) == before  # a refusal changes nothing
+
+
+def test_already_on_loan_to_you_tells_the_due_date(lib: DemoLibrary) -> None:
+    result = lib.checkout(ADULT.card, ON_LOAN_RENEWABLE.item_id, client_id=cid(), when=NOW)
+    assert result.reason is Reason.ALREADY_ON_LOAN_TO_YOU
+    assert result.due is not None and result.due > NOW.date()
+
+
+def test_fees_under_the_limit_do_not_stop_checkout(lib: DemoLibrary) -> None:
+    assert lib.checkout(SMALL_DEBT.card, FREE_BOOK.item_id, client_id=cid(), when=NOW).ok
+
+
+def test_own_hold_is_fulfilled_by_the_loan(lib: DemoLibrary) -> None:
+    loan = lib.checkout(HOLDER.card, RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW)
+    assert loan.ok
+    back = lib.checkin(RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW)
+    assert back.ok and back.destination == "shelf"  # the hold is gone
+    assert lib.checkout(ADULT.card, RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW).ok
+
+
+def test_two_part_set_is_one_loan(lib: DemoLibrary) -> None:
+    before = lib.identify(CHILD.card).patron
+    result = lib.checkout(CHILD.card, TWO_PART_SET.item_id, client_id=cid(), when=NOW)
+    after = lib.identify(CHILD.card).patron
+    assert result.ok and result.item and result.item.parts == 2
+    assert before and after and after.loans_count == before.loans_count + 1
+
+
+def test_child_loan_limit(lib: DemoLibrary, db_path: Path) -> None:
+    assert len(FREE) > CHILD_LOAN_LIMIT
+    for item in FREE[:CHILD_LOAN_LIMIT]:
+        assert lib.checkout(CHILD.card, item.item_id, client_id=cid(), when=NOW).ok
+    extra = FREE[CHILD_LOAN_LIMIT]
+    refused = lib.checkout(CHILD.card, extra.item_id, client_id=cid(), when=NOW)
+    assert refused.reason is Reason.LOAN_LIMIT
+    assert open_loan_count(db_path, extra.item_id) == 0
+    # An adult may still take it: the limit is the child's, not the item's.
+    assert lib.checkout(ADULT.card, extra.item_id, client_id=cid(), when=NOW).ok
+
+
+# --- idempotency and durability -------------------------------------------------------
+
+
+def test_same_client_id_is_one_loan_with_the_same_answer(lib: DemoLibrary, db_path: Path) -> None:
+    key = cid()
+    first = lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW)
+    again = lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW)
+    assert first.ok and again == first  # not ALREADY_ON_LOAN_TO_YOU: it is the same loan
+    assert open_loan_count(db_path, FREE_BOOK.item_id) == 1
+
+
+def test_same_client_id_after_reopening(db_path: Path) -> None:
+    key, back_key = cid(), cid()
+    lib = DemoLibrary(db_path, clock=lambda: NOW)
+    first = lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW)
+    returned = lib.checkin(ON_LOAN_RESERVED.item_id, client_id=back_key, when=NOW)
+    fees = lib.identify(ADULT.card).patron.fees_cents  # type: ignore[union-attr]
+    lib.close()
+
+    reopened = DemoLibrary(db_path, clock=lambda: NOW + dt.timedelta(days=1))
+    try:
+        assert reopened.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW) == first
+        assert reopened.checkin(ON_LOAN_RESERVED.item_id, client_id=back_key, when=NOW) == returned
+        assert reopened.identify(ADULT.card).patron.fees_cents == fees  # type: ignore[union-attr]
+        assert open_loan_count(db_path, FREE_BOOK.item_id) == 1
+        assert len(reopened.loans(ADULT.card)) == 2  # seed not loaded twice, Alamut returned
+    finally:
+        reopened.close()
+
+
+def test_a_recorded_refusal_is_replayed_too(lib: DemoLibrary) -> None:
+    key = cid()
+    refused = lib.checkout(ADULT.card, RESERVED_ON_SHELF.item_id, client_id=key, when=NOW)
+    assert refused.reason is Reason.RESERVED_FOR_OTHER
+    lib.checkout(HOLDER.card, RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW)
+    lib.checkin(RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW)  # now free
+    assert lib.checkout(ADULT.card, RESERVED_ON_SHELF.item_id, client_id=key, when=NOW) == refused
+
+
+def test_reused_client_id_for_another_request_is_refused(lib: DemoLibrary, db_path: Path) -> None:
+    key = cid()
+    assert lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW).ok
+    other = lib.checkout(ADULT.card, FREE[1].item_id, client_id=key, when=NOW)
+    assert other.reason is Reason.OTHER and key in other.server_text
+    assert open_loan_count(db_path, FREE[1].item_id) == 0
+    misuse = lib.checkin(FREE_BOOK.item_id, client_id=key, when=NOW)
+    assert misuse.reason is Reason.OTHER and misuse.destination == "staff"
+    assert open_loan_count(db_path, FREE_BOOK.item_id) == 1
+    with pytest.raises(ValueError, match="client_id"):
+        lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=" ", when=NOW)
+
+
+def test_a_failure_mid_transaction_leaves_neither_loan_nor_record(
+    lib: DemoLibrary, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kiosk.backends.demo as demo
+
+    def broken(_result: object) -> str:
+        raise RuntimeError("disk gone between the loan and its record")
+
+    monkeypatch.setattr(demo, "_result_to_json", broken)
+    key = cid()
+    with pytest.raises(RuntimeError):
+        lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW)
+    monkeypatch.undo()
+    assert open_loan_count(db_path, FREE_BOOK.item_id) == 0
+    assert lib.checkout(ADULT.card, FREE_BOOK.item_id, client_id=key, when=NOW).ok
+
+
+KILL_CHILD = textwrap.dedent("""
+    import datetime as dt, sys
+    from kiosk.backends.demo import DemoLibrary
+    now = dt.datetime(2025, 3, 10, 10, 0)
+    lib = DemoLibrary(sys.argv[1], clock=lambda: now)
+    print("ready", flush=True)
+    n = 0
+    while True:  # lend and return one book until killed
+        lib.checkout(sys.argv[2], sys.argv[3], client_id=f"k-{n}", when=now)
+        n += 1
+        lib.checkin(sys.argv[3], client_id=f"k-{n}", when=now)
+        n += 1
+""")
+
+
+def test_kill_9_leaves_loans_and_records_in_step(db_path: Path) -> None:
+    DemoLibrary(db_path, clock=lambda: NOW).close()  # create and seed first
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_CHILD, str(db_path), ADULT.card, FREE_BOOK.item_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout and proc.stdout.readline().strip() == "ready"
+        time.sleep(0.4)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with sqlite3.connect(db_path) as conn:
+        recorded = conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+        loans, returned = conn.execute(
+            "SELECT count(*), count(returned_at) FROM loans WHERE item_id = ?",
+            (FREE_BOOK.item_id,),
+        ).fetchone()
+    assert recorded > 2  # the child really worked before it died
+    assert loans == (recorded + 1) // 2 and returned == recorded // 2
+
+
+# --- checkin --------------------------------------------------------------------------
+
+
+def test_checkin_with_a_hold_waiting_goes_to_the_holds_shelf(lib: DemoLibrary) -> None:
+    result = lib.checkin(ON_LOAN_RESERVED.item_id, client_id=cid(), when=NOW)
+    assert result.ok and result.destination == "holds_shelf"
+    assert ON_LOAN_RESERVED.item_id not in {i.item_id for i, _ in lib.loans(ADULT.card)}
+    # Kept for the holder only, 3 working days: Monday -> Thursday.
+    assert "2025-03-13" in result.server_text
+    refused = lib.checkout(ADULT.card, ON_LOAN_RESERVED.item_id, client_id=cid(), when=NOW)
+    assert refused.reason is Reason.RESERVED_FOR_OTHER
+    assert lib.checkout(HOLDER.card, ON_LOAN_RESERVED.item_id, client_id=cid(), when=NOW).ok
+
+
+def test_uncollected_hold_lapses(lib: DemoLibrary) -> None:
+    lib.checkin(ON_LOAN_RESERVED.item_id, client_id=cid(), when=NOW)
+    later = NOW + dt.timedelta(days=4)  # Friday: kept until Thursday
+    assert lib.checkout(ADULT.card, ON_LOAN_RESERVED.item_id, client_id=cid(), when=later).ok
+
+
+def test_overdue_return_charges_adults_once(lib: DemoLibrary) -> None:
+    loans = dict((i.item_id, due) for i, due in lib.loans(ADULT.card))
+    days_late = (NOW.date() - loans[ON_LOAN_RESERVED.item_id]).days
+    assert days_late > 0  # the seed makes this loan overdue
+    key = cid()
+    result = lib.checkin(ON_LOAN_RESERVED.item_id, client_id=key, when=NOW)
+    assert format_eur(days_late * FINE_PER_DAY_CENTS) in result.server_text
+    lib.checkin(ON_LOAN_RESERVED.item_id, client_id=key, when=NOW)  # replay: no second fine
+    patron = lib.identify(ADULT.card).patron
+    assert patron and patron.fees_cents == days_late * FINE_PER_DAY_CENTS
+
+
+def test_children_pay_no_fines(lib: DemoLibrary) -> None:
+    lent = lib.checkout(CHILD.card, FREE_BOOK.item_id, client_id=cid(), when=NOW)
+    late = dt.datetime.combine(lent.due, NOW.time()) + dt.timedelta(days=5)  # type: ignore[arg-type]
+    assert lib.checkin(FREE_BOOK.item_id, client_id=cid(), when=late).ok
+    assert lib.identify(CHILD.card).patron.fees_cents == 0  # type: ignore[union-attr]
+
+
+def test_checkin_destinations(lib: DemoLibrary) -> None:
+    lib.checkout(ADULT.card, OTHER_BRANCH.item_id, client_id=cid(), when=NOW)
+    assert lib.checkin(OTHER_BRANCH.item_id, client_id=cid(), when=NOW).destination == (
+        "other_branch"
+    )
+    on_time = lib.checkin(ON_LOAN_RENEWABLE.item_id, client_id=cid(), when=NOW)
+    assert on_time.ok and on_time.destination == "shelf" and "fine" not in on_time.server_text
+    not_lent = lib.checkin(FREE_BOOK.item_id, client_id=cid(), when=NOW)
+    assert not_lent.reason is Reason.NOT_ON_LOAN and not_lent.destination == "shelf"
+    assert not_lent.item and not_lent.item.item_id == FREE_BOOK.item_id
+    unknown = lib.checkin("34009999999", client_id=cid(), when=NOW)
+    assert unknown.reason is Reason.UNKNOWN_ITEM and unknown.destination == "staff"
+
+
+# --- renewal --------------------------------------------------------------------------
+
+
+def test_renewal_runs_at_most_63_days_from_the_loan(lib: DemoLibrary) -> None:
+    item = ON_LOAN_RENEWABLE.item_id
+    seeded_due = dict((i.item_id, d) for i, d in lib.loans(ADULT.card))[item]
+    loaned_on = seeded_due - dt.timedelta(days=21)
+    renewed = lib.renew(ADULT.card, item, client_id=cid(), when=NOW)
+    assert renewed.ok and renewed.due == NOW.date() + dt.timedelta(days=21)
+    last_chance = dt.datetime.combine(loaned_on + dt.timedelta(days=42), NOW.time())
+    at_limit = lib.renew(ADULT.card, item, client_id=cid(), when=last_chance)
+    assert at_limit.ok and at_limit.due == loaned_on + dt.timedelta(days=63)
+    too_late = last_chance + dt.timedelta(days=1)
+    refused = lib.renew(ADULT.card, item, client_id=cid(), when=too_late)
+    assert refused.reason is Reason.RENEWAL_LIMIT and refused.due == at_limit.due
+    assert dict((i.item_id, d) for i, d in lib.loans(ADULT.card))[item] == at_limit.due
+
+
+def test_renewal_refusals(lib: DemoLibrary) -> None:
+    def renew(card: str, item_id: str) -> Reason:
+        return lib.renew(card, item_id, client_id=cid(), when=NOW).reason
+
+    assert renew(ADULT.card, ON_LOAN_RESERVED.item_id) is Reason.RESERVED_FOR_OTHER
+    assert renew(ADULT.card, FREE_BOOK.item_id) is Reason.NOT_ON_LOAN
+    assert renew(HOLDER.card, ON_LOAN_RENEWABLE.item_id) is Reason.ON_LOAN_TO_OTHER
+    assert renew(ADULT.card, "34009999999") is Reason.UNKNOWN_ITEM
+    assert renew("0199999999", ON_LOAN_RENEWABLE.item_id) is Reason.UNKNOWN_PATRON
+
+
+def test_renew_is_idempotent(lib: DemoLibrary) -> None:
+    key = cid()
+    first = lib.renew(ADULT.card, ON_LOAN_RENEWABLE.item_id, client_id=key, when=NOW)
+    later = NOW + dt.timedelta(days=5)
+    assert lib.renew(ADULT.card, ON_LOAN_RENEWABLE.item_id, client_id=key, when=NOW) == first
+    # Same key, other time: another request, refused without touching the loan.
+    assert (
+        lib.renew(ADULT.card, ON_LOAN_RENEWABLE.item_id, client_id=key, when=later).reason
+        is Reason.OTHER
+    )
+
+
+# --- sharing one file -----------------------------------------------------------------
+
+
+def test_two_instances_see_each_other(db_path: Path) -> None:
+    a = DemoLibrary(db_path, clock=lambda: NOW)
+    b = DemoLibrary(db_path, clock=lambda: NOW)
+    try:
+        assert a.checkout(ADULT.card, FREE_BOOK.item_id, client_id=cid(), when=NOW).ok
+        seen = b.checkout(HOLDER.card, FREE_BOOK.item_id, client_id=cid(), when=NOW)
+        assert seen.reason is Reason.ON_LOAN_TO_OTHER
+        assert b.checkin(FREE_BOOK.item_id, client_id=cid(), when=NOW).ok
+        assert FREE_BOOK.item_id not in {i.item_id for i, _ in a.loans(ADULT.card)}
+        with sqlite3.connect(db_path) as conn:  # seeded once although opened twice
+            assert conn.execute("SELECT count(*) FROM patrons").fetchone()[0] == len(SAMPLE_PATRONS)
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_concurrent_checkouts_of_one_item_lend_it_once(db_path: Path) -> None:
+    libs = [DemoLibrary(db_path, clock=lambda: NOW) for _ in range(2)]
+    cards = [ADULT.card, HOLDER.card, CHILD.card, SMALL_DEBT.card]
+    reasons: list[Reason] = []
+    start = threading.Barrier(len(cards))
+
+    def borrow(n: int) -> None:
+        start.wait()
+        result = libs[n % 2].checkout(cards[n], FREE_BOOK.item_id, client_id=cid(), when=NOW)
+        reasons.append(result.reason)
+
+    threads = [threading.Thread(target=borrow, args=(n,)) for n in range(len(cards))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    for library in libs:
+        library.close()
+    assert sorted(reasons) == sorted([Reason.OK] + [Reason.ON_LOAN_TO_OTHER] * 3)
+    assert open_loan_count(db_path, FREE_BOOK.item_id) == 1
+
+
+# --- failure and health ---------------------------------------------------------------
+
+
+def test_corrupt_file_is_unavailable_with_a_plain_message(tmp_path: Path) -> None:
+    bad = tmp_path / "library.db"
+    bad.write_bytes(b"this is not a database, just some bytes " * 200)
+    with pytest.raises(BackendUnavailable, match=r"library\.db") as caught:
+        DemoLibrary(bad)
+    assert "Traceback" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_unusable_path_is_unavailable(tmp_path: Path, where: str) -> None:
+    if where == "folder":
+        path = tmp_path / "is_a_dir"
+        path.mkdir()
+    else:
+        (tmp_path / "plain_file").write_text("x")
+        path = tmp_path / "plain_file" / "library.db"
+    with pytest.raises(BackendUnavailable, match="demo library"):
+        DemoLibrary(path)
+
+
+def test_status_and_close(lib: DemoLibrary) -> None:
+    status = lib.status()
+    assert status.online and status.detail == "embedded demo library"
+    assert status.latency_ms is not None and status.latency_ms >= 0
+    lib.close()
+    assert not lib.status().online
+    with pytest.raises(BackendUnavailable, match="closed"):
+        lib.identify(ADULT.card)
+    lib.close()  # closing twice is harmless
+
+
+def test_slovenian_titles_survive_the_round_trip(db_path: Path) -> None:
+    DemoLibrary(db_path, clock=lambda: NOW).close()
+    lib = DemoLibrary(db_path, clock=lambda: NOW)
+    try:
+        for sample in SAMPLE_ITEMS:
+            item = lib.item_info(sample.item_id)
+            assert item and (item.title, item.author) == (sample.title, sample.author)
+        assert any(c in "".join(i.title + i.author for i in SAMPLE_ITEMS) for c in "čšžČŠŽ")
+        assert lib.item_info("Čefurji") is None
+        child = lib.identify(CHILD.card).patron
+        assert child and child.name == CHILD.name
+    finally:
+        lib.close()
+
+
+def test_helpers() -> None:
+    assert format_eur(1250) == "12,50 €" and format_eur(123450) == "1.234,50 €"
+    assert add_working_days(dt.date(2025, 3, 14), 3) == dt.date(2025, 3, 19)  # Fri -> Wed
