@@ -363,88 +363,61 @@ class KioskCore:
     # --- circulation -----------------------------------------------------------------
     def _lend(self, item: _PadItem) -> None:
         assert self._patron is not None
-        item_id, parts = item.tag.item_id, item.tag.parts_in_item
-        base = Line(key=item_id, title=self._title(item_id), parts_seen=parts, parts_total=parts)
-        self.session.set_line(base, self._clock())
-        payload = {
-            "patron_id": self._patron.patron_id,
-            "item_id": item_id,
-            "when": self._wallclock().isoformat(),
-            "uids": [uid.hex() for uid in item.uids.values()],
-        }
-        result = self._send(self.store.add_action("checkout", payload))
+        line, result = self._transact(
+            item, "checkout", LineStatus.REFUSED, patron_id=self._patron.patron_id
+        )
         if result is None:
-            self.session.set_line(
-                replace(base, status=LineStatus.REFUSED, reason=Reason.BACKEND_UNAVAILABLE),
-                self._clock(),
-            )
             return
         assert isinstance(result, CheckoutResult)
-        title = result.item.title if result.item else base.title
+        line = replace(line, due=result.due, server_text=result.server_text)
         if not result.ok:
             self.store.increment("checkouts_refused")
-            self.session.set_line(
-                replace(
-                    base,
-                    title=title,
-                    status=LineStatus.REFUSED,
-                    reason=result.reason,
-                    due=result.due,
-                    server_text=result.server_text,
-                ),
-                self._clock(),
-            )
-            return
-        self.store.increment("checkouts")
-        secured = self._set_security(item, self.settings.afi_on_loan)
-        self.session.set_line(
-            replace(
-                base,
-                title=title,
-                status=LineStatus.LENT if secured else LineStatus.SECURITY_FAILED,
-                due=result.due,
-                server_text=result.server_text,
-            ),
-            self._clock(),
-        )
+            line = replace(line, status=LineStatus.REFUSED, reason=result.reason)
+        else:
+            self.store.increment("checkouts")
+            secured = self._set_security(item, self.settings.afi_on_loan)
+            line = replace(line, status=LineStatus.LENT if secured else LineStatus.SECURITY_FAILED)
+        self.session.set_line(line, self._clock())
 
     def _return(self, item: _PadItem) -> None:
-        item_id, parts = item.tag.item_id, item.tag.parts_in_item
-        base = Line(key=item_id, title=self._title(item_id), parts_seen=parts, parts_total=parts)
-        self.session.set_line(base, self._clock())
-        payload = {
-            "item_id": item_id,
-            "when": self._wallclock().isoformat(),
-            "uids": [uid.hex() for uid in item.uids.values()],
-        }
-        result = self._send(self.store.add_action("checkin", payload))
+        line, result = self._transact(item, "checkin", LineStatus.NOT_RETURNED)
         if result is None:
-            self.session.set_line(
-                replace(base, status=LineStatus.NOT_RETURNED, reason=Reason.BACKEND_UNAVAILABLE),
-                self._clock(),
-            )
             return
         assert isinstance(result, CheckinResult)
-        title = result.item.title if result.item else base.title
+        line = replace(line, reason=result.reason, server_text=result.server_text)
         # An item that was not on loan is still the library's: shelve it, armed.
-        accepted = result.ok or result.reason is Reason.NOT_ON_LOAN
-        if accepted:
+        if result.ok or result.reason is Reason.NOT_ON_LOAN:
             self.store.increment("checkins")
             secured = self._set_security(item, self.settings.afi_in_library)
             status = LineStatus.RETURNED if secured else LineStatus.SECURITY_FAILED
+            line = replace(line, status=status, destination=result.destination)
         else:
-            status = LineStatus.NOT_RETURNED
-        self.session.set_line(
-            replace(
-                base,
-                title=title,
-                status=status,
-                reason=result.reason,
-                destination=result.destination if accepted else "staff",
-                server_text=result.server_text,
-            ),
-            self._clock(),
-        )
+            line = replace(line, status=LineStatus.NOT_RETURNED, destination="staff")
+        self.session.set_line(line, self._clock())
+
+    def _transact(
+        self, item: _PadItem, kind: str, failed: LineStatus, **fields: str
+    ) -> tuple[Line, CheckoutResult | CheckinResult | None]:
+        """Show the item as being handled, write the action to the outbox, send it.
+
+        Returns the item's line (titled) and the answer; without an answer the
+        line already says the library system is unreachable."""
+        item_id, parts = item.tag.item_id, item.tag.parts_in_item
+        line = Line(key=item_id, title=self._title(item_id), parts_seen=parts, parts_total=parts)
+        self.session.set_line(line, self._clock())
+        payload = {
+            **fields,
+            "item_id": item_id,
+            "when": self._wallclock().isoformat(),
+            "uids": [uid.hex() for uid in item.uids.values()],
+        }
+        result = self._send(self.store.add_action(kind, payload))
+        if result is None:
+            line = replace(line, status=failed, reason=Reason.BACKEND_UNAVAILABLE)
+            self.session.set_line(line, self._clock())
+        elif result.item is not None:
+            line = replace(line, title=result.item.title)
+        return line, result
 
     def _send(self, entry: OutboxEntry) -> CheckoutResult | CheckinResult | None:
         """Send one outbox entry; None when the library system could not be reached."""

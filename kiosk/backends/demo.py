@@ -22,9 +22,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
+from babel.numbers import format_currency
 from sqlalchemy import (
     Date,
     DateTime,
@@ -54,6 +56,7 @@ from kiosk.circulation import (
     PatronResult,
     Reason,
 )
+from kiosk.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +153,9 @@ def _pin_hash(card: str, pin: str) -> str:
     return hashlib.sha256(f"{card}:{pin}".encode()).hexdigest()
 
 
-def patron_log_id(card: str) -> str:
-    """A stable pseudonym for logs: never write card numbers there."""
-    return "p-" + hashlib.sha256(card.encode()).hexdigest()[:10]
-
-
 def format_eur(cents: int) -> str:
-    """Slovenian money format: 1.234,50 €."""
-    grouped = f"{cents / 100:,.2f}"  # 1,234.50
-    return grouped.replace(",", " ").replace(".", ",").replace(" ", ".") + " €"
+    """Money in the library system's own texts, Slovenian style: 1.234,50 €."""
+    return format_currency(Decimal(cents) / 100, "EUR", locale="sl")
 
 
 def _naive(when: dt.datetime) -> dt.datetime:
@@ -458,7 +455,7 @@ class DemoLibrary:
         log.info(
             "demo library %s %s item %s: %s",
             request.kind,
-            patron_log_id(request.patron_id) if request.patron_id else "-",
+            redact(request.patron_id) if request.patron_id else "-",
             request.item_id,
             result.reason.value,
         )

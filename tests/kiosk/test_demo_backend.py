@@ -540,5 +540,5 @@ def test_slovenian_titles_survive_the_round_trip(db_path: Path) -> None:
 
 
 def test_helpers() -> None:
-    assert format_eur(1250) == "12,50 €" and format_eur(123450) == "1.234,50 €"
+    assert format_eur(1250) == "12,50\xa0€" and format_eur(123450) == "1.234,50\xa0€"
     assert add_working_days(dt.date(2025, 3, 14), 3) == dt.date(2025, 3, 19)  # Fri -> Wed
