@@ -72,6 +72,7 @@ _TAG_READERS: dict[str, Factory[TagReader]] = {
     "sim": _without_address("sim", SimTagReader),
     "none": _without_address("none", NullTagReader),
     "feig": _not_available_yet("FEIG reader"),
+    "bibliotheca": _not_available_yet("Bibliotheca (3M 810) reader"),
 }
 
 _CARD_READERS: dict[str, Factory[CardReader]] = {

@@ -46,12 +46,15 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError, PydanticUndefined
 
+from drivers.registry import KNOWN_CARD_READER_SCHEMES, KNOWN_TAG_READER_SCHEMES
+
 APP_NAME = "library-kiosk"
 MAX_REPORTED_PROBLEMS = 5
 _SECRET_FILE_MAX_BYTES = 64 * 1024
 
-RFID_SCHEMES = ("sim", "feig", "bibliotheca", "none")
-CARD_READER_SCHEMES = ("sim", "nfc", "barcode", "none")
+# Device schemes come from the driver registry, so a new driver is configurable at once.
+RFID_SCHEMES = KNOWN_TAG_READER_SCHEMES
+CARD_READER_SCHEMES = KNOWN_CARD_READER_SCHEMES
 PRINTER_SCHEMES = ("none", "file", "escpos-usb", "escpos-serial", "escpos-net")
 # Schemes that need no details, so `"none"` may be written without the colon.
 _BARE_SCHEMES = ("none", "sim")

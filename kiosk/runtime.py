@@ -5,6 +5,7 @@ build the same thing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import time
@@ -82,6 +83,14 @@ class Runtime:
         replayed = core.recover()
         if replayed:
             log.warning("replayed %d unfinished outbox entries after an interruption", replayed)
+        # Personal data only as long as needed: answered actions go after the retention time.
+        purged = store.purge_finished(dt.timedelta(days=config.store.retention_days))
+        if purged:
+            log.info(
+                "purged %d answered outbox entries older than %d days",
+                purged,
+                config.store.retention_days,
+            )
         return cls(config, store, backend, tag_reader, card_reader, core)
 
     def close(self) -> None:

@@ -109,5 +109,5 @@ def test_simulator_takes_no_address() -> None:
 
 
 def test_known_schemes() -> None:
-    assert set(KNOWN_TAG_READER_SCHEMES) == {"sim", "none", "feig"}
+    assert set(KNOWN_TAG_READER_SCHEMES) == {"sim", "none", "feig", "bibliotheca"}
     assert set(KNOWN_CARD_READER_SCHEMES) == {"sim", "none", "nfc", "barcode"}

@@ -372,7 +372,7 @@ def test_reference_shows_ranges_and_defaults() -> None:
     assert "| `afi_on_loan` | integer | `0xC2` | 0 to 255; differs from `afi_in_library` |" in (
         reference
     )
-    assert "scheme one of `sim:`, `feig:`, `bibliotheca:`, `none:`" in reference
+    assert "scheme one of `bibliotheca:`, `feig:`, `none:`, `sim:`" in reference
 
 
 # --- hypothesis: nothing but ConfigError ever escapes ----------------------------------------

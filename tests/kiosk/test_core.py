@@ -402,3 +402,26 @@ def test_typing_the_card_number_can_be_switched_off(demo_config: KioskConfig) ->
         assert rt.core.view.state is State.CHECKOUT
     finally:
         rt.close()
+
+
+def test_answered_actions_are_purged_after_the_retention_time(demo_config: KioskConfig) -> None:
+    rt = Runtime.open(demo_config)
+    log_in(rt)
+    place(rt, *plain_items()[:2])
+    entries = [e for e in rt.store.entries() if e.kind == "checkout"]
+    store_path = rt.config.store_path()
+    rt.close()
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).replace(tzinfo=None)
+    db = sqlite3.connect(store_path)
+    with db:
+        db.execute(
+            "UPDATE outbox SET updated_at = ? WHERE client_id = ?",
+            (old.isoformat(sep=" "), entries[0].client_id),
+        )
+    db.close()
+    rt = Runtime.open(demo_config)  # retention_days = 30 in the demo configuration
+    try:
+        assert rt.store.get(entries[0].client_id) is None
+        assert rt.store.get(entries[1].client_id) is not None
+    finally:
+        rt.close()
