@@ -65,6 +65,55 @@ class Item:
     parts: int = 1
 
 
+class ItemState(enum.StrEnum):
+    """Where an item is, as far as circulation cares (SIP2's circulation status, simplified)."""
+
+    AVAILABLE = "available"
+    ON_LOAN = "on_loan"
+    ON_HOLD_SHELF = "on_hold_shelf"
+    IN_TRANSIT = "in_transit"
+    NOT_FOR_LOAN = "not_for_loan"  # reference only, in process, lost, missing…
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStatus:
+    item: Item
+    state: ItemState
+    due: dt.date | None = None
+    holds_queue: int = 0  # patrons waiting for it
+    location: str = ""
+    server_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    item: Item
+    due: dt.date
+    overdue: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReady:
+    """An item waiting for the patron on the holds shelf."""
+
+    item: Item
+    pickup_location: str = ""
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatronSummary:
+    """The account screen's data: loans, holds ready to collect, fees."""
+
+    patron: Patron
+    loans: tuple[Loan, ...] = ()
+    holds_ready: tuple[HoldReady, ...] = ()
+    fees_cents: int = 0
+    currency: str = "EUR"
+    server_text: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class PatronResult:
     reason: Reason
@@ -102,6 +151,23 @@ class CheckinResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RenewAllResult:
+    """Per-item answers of a renew-all; `reason` is OK when the request itself was answered."""
+
+    reason: Reason
+    results: tuple[CheckoutResult, ...] = ()
+    server_text: str = ""
+
+    @property
+    def renewed(self) -> tuple[CheckoutResult, ...]:
+        return tuple(r for r in self.results if r.ok)
+
+    @property
+    def refused(self) -> tuple[CheckoutResult, ...]:
+        return tuple(r for r in self.results if not r.ok)
+
+
+@dataclass(frozen=True, slots=True)
 class BackendStatus:
     online: bool
     detail: str = ""
@@ -119,18 +185,31 @@ class CirculationBackend(Protocol):
 
     `client_id` is the outbox row's UUID: a backend must treat a repeated
     `client_id` as the same transaction and return the first answer again,
-    so replay after a crash never lends or returns twice.
+    so replay after a crash never lends or returns twice. A backend whose
+    protocol carries no such key (SIP2) must get the same effect another way.
     """
 
     def identify(self, card: str, pin: str | None = None) -> PatronResult: ...
 
+    def summary(self, patron_id: str) -> PatronSummary | None:
+        """Loans, holds ready and fees; None for an unknown patron."""
+        ...
+
     def item_info(self, item_id: str) -> Item | None: ...
+
+    def item_status(self, item_id: str) -> ItemStatus | None: ...
 
     def checkout(
         self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
     ) -> CheckoutResult: ...
 
     def checkin(self, item_id: str, *, client_id: str, when: dt.datetime) -> CheckinResult: ...
+
+    def renew(
+        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+    ) -> CheckoutResult: ...
+
+    def renew_all(self, patron_id: str, *, client_id: str, when: dt.datetime) -> RenewAllResult: ...
 
     def status(self) -> BackendStatus: ...
 

@@ -347,6 +347,10 @@ class DemoBackendSection(_Section):
 
     database: str = _field("", "demo library database", rule='`""` = `<data_dir>/demo-ils.sqlite`')
     loan_days: int = _field(21, "days a loan lasts", ge=1, le=365)
+    over_sip2: bool = _field(
+        False,
+        "serve the demo library over SIP2 on loopback and talk to it with the SIP2 client",
+    )
 
 
 class Sip2BackendSection(_Section):
@@ -364,7 +368,23 @@ class Sip2BackendSection(_Section):
     institution_id: Sip2Text = _field("", "institution id, field AO")
     charset: Charset = _field("utf-8", "character set the server speaks")
     checksums: bool = _field(True, "send and check AY/AZ checksums")
+    line_ending: Literal["cr", "crlf"] = _field("cr", "end of each message sent")
     timeout_s: float = _field(10.0, "seconds to wait for an answer", ge=0.5, le=120)
+    connect_timeout_s: float = _field(5.0, "seconds to wait for a connection", ge=0.5, le=60)
+    status_interval_s: int = _field(
+        60, "seconds between SC status messages (server health)", ge=5, le=3600
+    )
+    resend_limit: int = _field(
+        3, "times to ask for a resend after a bad checksum before giving up", ge=0, le=10
+    )
+    terminal_password: Secret | None = _field(
+        None, "terminal password, field AC", rule="a secret; most servers need none"
+    )
+    ca_file: str = _field("", "CA certificates to trust", rule='`""` = the system\'s')
+    client_cert: str = _field("", "client certificate (PEM) for TLS", rule='`""` = none')
+    client_key: str = _field(
+        "", "key of the client certificate (PEM)", rule='`""` = in client_cert'
+    )
 
     @model_validator(mode="after")
     def _login_complete(self) -> Sip2BackendSection:

@@ -51,10 +51,16 @@ from kiosk.circulation import (
     BackendUnavailable,
     CheckinResult,
     CheckoutResult,
+    HoldReady,
     Item,
+    ItemState,
+    ItemStatus,
+    Loan,
     Patron,
     PatronResult,
+    PatronSummary,
     Reason,
+    RenewAllResult,
 )
 from kiosk.privacy import redact
 
@@ -389,6 +395,83 @@ class DemoLibrary:
         with self._guard("item_info"), self._read() as s, s.begin():
             row = s.get(ItemRow, item_id.strip())
             return _item(row) if row else None
+
+    def item_status(self, item_id: str) -> ItemStatus | None:
+        today = self._clock().date()
+        with self._guard("item_status"), self._read() as s, s.begin():
+            row = s.get(ItemRow, item_id.strip())
+            if row is None:
+                return None
+            loan = s.scalar(
+                select(LoanRow).where(LoanRow.item_id == row.item_id, LoanRow.returned_at.is_(None))
+            )
+            waiting = s.scalars(
+                select(HoldRow)
+                .where(HoldRow.item_id == row.item_id, HoldRow.closed_at.is_(None))
+                .where((HoldRow.ready_until.is_(None)) | (HoldRow.ready_until >= today))
+            ).all()
+            if row.reference_only:
+                state = ItemState.NOT_FOR_LOAN
+            elif loan is not None:
+                state = ItemState.ON_LOAN
+            elif any(h.ready_until is not None for h in waiting):
+                state = ItemState.ON_HOLD_SHELF
+            else:
+                state = ItemState.AVAILABLE
+            return ItemStatus(
+                item=_item(row),
+                state=state,
+                due=loan.due if loan else None,
+                holds_queue=len(waiting),
+                location=row.owner_branch,
+            )
+
+    def summary(self, patron_id: str) -> PatronSummary | None:
+        """Loans (with overdue marks), holds ready on the shelf, and fees."""
+        card, today = patron_id.strip(), self._clock().date()
+        with self._guard("summary"), self._read() as s, s.begin():
+            row = s.get(PatronRow, card) if card else None
+            if row is None:
+                return None
+            patron = self._patron(s, row)
+            loans = s.execute(
+                select(ItemRow, LoanRow.due)
+                .join(LoanRow, LoanRow.item_id == ItemRow.item_id)
+                .where(LoanRow.card == card, LoanRow.returned_at.is_(None))
+                .order_by(LoanRow.due, ItemRow.item_id)
+            ).all()
+            ready = s.execute(
+                select(ItemRow, HoldRow.ready_until)
+                .join(HoldRow, HoldRow.item_id == ItemRow.item_id)
+                .where(HoldRow.card == card, HoldRow.closed_at.is_(None))
+                .where(HoldRow.ready_until.is_not(None), HoldRow.ready_until >= today)
+                .order_by(HoldRow.ready_until)
+            ).all()
+            return PatronSummary(
+                patron=patron,
+                loans=tuple(Loan(_item(i), due, overdue=due < today) for i, due in loans),
+                holds_ready=tuple(
+                    HoldReady(_item(i), pickup_location=self.home_branch, until=until)
+                    for i, until in ready
+                ),
+                fees_cents=row.fees_cents,
+            )
+
+    def renew_all(self, patron_id: str, *, client_id: str, when: dt.datetime) -> RenewAllResult:
+        """Renew every loan; each item is its own idempotent transaction."""
+        summary = self.summary(patron_id)
+        if summary is None:
+            return RenewAllResult(Reason.UNKNOWN_PATRON, server_text="no such card")
+        results = tuple(
+            self.renew(
+                patron_id,
+                loan.item.item_id,
+                client_id=f"{client_id}:{loan.item.item_id}",
+                when=when,
+            )
+            for loan in summary.loans
+        )
+        return RenewAllResult(Reason.OK, results)
 
     def loans(self, patron_id: str) -> list[tuple[Item, dt.date]]:
         """The patron's current loans with their due dates, soonest first."""

@@ -542,3 +542,64 @@ def test_slovenian_titles_survive_the_round_trip(db_path: Path) -> None:
 def test_helpers() -> None:
     assert format_eur(1250) == "12,50\xa0€" and format_eur(123450) == "1.234,50\xa0€"
     assert add_working_days(dt.date(2025, 3, 14), 3) == dt.date(2025, 3, 19)  # Fri -> Wed
+
+
+# --- account, item status and renew-all (the SIP2 server serves these) ------------------
+
+
+def test_summary_lists_loans_with_overdue_marks_holds_and_fees(tmp_path: Path) -> None:
+    from kiosk.backends.demo_data import ANA, MARKO
+
+    lib = DemoLibrary(tmp_path / "ils.sqlite")
+    try:
+        ana = lib.summary(ANA)
+        assert ana is not None and ana.patron.patron_id == ANA
+        assert len(ana.loans) == 2 and any(loan.overdue for loan in ana.loans)
+        assert lib.summary("0000000000") is None
+        # Ana returns the book Marko reserved: it is ready for him on the holds shelf.
+        overdue = next(loan for loan in ana.loans if loan.overdue)
+        lib.checkin(overdue.item.item_id, client_id="c-1", when=dt.datetime.now())
+        marko = lib.summary(MARKO)
+        assert marko is not None
+        assert [h.item.item_id for h in marko.holds_ready] == [overdue.item.item_id]
+        assert marko.holds_ready[0].until is not None
+    finally:
+        lib.close()
+
+
+def test_item_status_states(tmp_path: Path) -> None:
+    from kiosk.backends.demo_data import SAMPLE_ITEMS
+    from kiosk.circulation import ItemState
+
+    lib = DemoLibrary(tmp_path / "ils.sqlite")
+    try:
+        reference = next(i for i in SAMPLE_ITEMS if i.reference_only)
+        on_loan = next(i for i in SAMPLE_ITEMS if i.on_loan_to and i.hold_for)
+        free = next(i for i in SAMPLE_ITEMS if not (i.reference_only or i.on_loan_to or i.hold_for))
+        assert lib.item_status(reference.item_id).state is ItemState.NOT_FOR_LOAN
+        status = lib.item_status(on_loan.item_id)
+        assert status.state is ItemState.ON_LOAN and status.due and status.holds_queue == 1
+        assert lib.item_status(free.item_id).state is ItemState.AVAILABLE
+        assert lib.item_status("nope") is None
+    finally:
+        lib.close()
+
+
+def test_renew_all_answers_per_item_and_is_idempotent(tmp_path: Path) -> None:
+    from kiosk.backends.demo_data import ANA
+
+    lib = DemoLibrary(tmp_path / "ils.sqlite")
+    try:
+        when = dt.datetime.now()
+        first = lib.renew_all(ANA, client_id="r-1", when=when)
+        assert first.reason is Reason.OK
+        assert len(first.results) == 2
+        assert len(first.renewed) == 1 and len(first.refused) == 1  # one is reserved by Marko
+        assert first.refused[0].reason is Reason.RESERVED_FOR_OTHER
+        again = lib.renew_all(ANA, client_id="r-1", when=when)
+        assert again.results == first.results
+        assert lib.renew_all("0000000000", client_id="r-2", when=when).reason is (
+            Reason.UNKNOWN_PATRON
+        )
+    finally:
+        lib.close()
