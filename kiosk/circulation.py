@@ -186,7 +186,9 @@ class CirculationBackend(Protocol):
     `client_id` is the outbox row's UUID: a backend must treat a repeated
     `client_id` as the same transaction and return the first answer again,
     so replay after a crash never lends or returns twice. A backend whose
-    protocol carries no such key (SIP2) must get the same effect another way.
+    protocol carries no such key (SIP2) gets the same effect another way:
+    `resumed=True` says the action may already have reached the library
+    system (it was being sent when the kiosk stopped), so look before sending.
     """
 
     def identify(self, card: str, pin: str | None = None) -> PatronResult: ...
@@ -200,13 +202,27 @@ class CirculationBackend(Protocol):
     def item_status(self, item_id: str) -> ItemStatus | None: ...
 
     def checkout(
-        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
     ) -> CheckoutResult: ...
 
-    def checkin(self, item_id: str, *, client_id: str, when: dt.datetime) -> CheckinResult: ...
+    def checkin(
+        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+    ) -> CheckinResult: ...
 
     def renew(
-        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
     ) -> CheckoutResult: ...
 
     def renew_all(self, patron_id: str, *, client_id: str, when: dt.datetime) -> RenewAllResult: ...

@@ -438,7 +438,9 @@ class KioskCore:
         )
         return result
 
-    def _call_backend(self, entry: OutboxEntry) -> CheckoutResult | CheckinResult:
+    def _call_backend(
+        self, entry: OutboxEntry, *, resumed: bool = False
+    ) -> CheckoutResult | CheckinResult:
         when = dt.datetime.fromisoformat(entry.payload["when"])
         if entry.kind == "checkout":
             return self.backend.checkout(
@@ -446,10 +448,11 @@ class KioskCore:
                 entry.payload["item_id"],
                 client_id=entry.client_id,
                 when=when,
+                resumed=resumed,
             )
         if entry.kind == "checkin":
             return self.backend.checkin(
-                entry.payload["item_id"], client_id=entry.client_id, when=when
+                entry.payload["item_id"], client_id=entry.client_id, when=when, resumed=resumed
             )
         raise ValueError(f"unknown outbox action {entry.kind!r}")
 
@@ -485,9 +488,11 @@ class KioskCore:
             for entry in self.store.unfinished():
                 if entry.kind not in ("checkout", "checkin"):
                     continue
+                # "sending" means it may have reached the library system before the stop.
+                resumed = entry.state == "sending"
                 self.store.mark_sending(entry.client_id)
                 try:
-                    result = self._call_backend(entry)
+                    result = self._call_backend(entry, resumed=resumed)
                 except BackendUnavailable as exc:
                     log.warning("replay %s: backend unavailable: %s", entry.client_id, exc)
                     break

@@ -9,6 +9,7 @@ Exit codes: 0 success, 1 failure at run time, 2 invalid configuration or usage.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -53,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check configuration, store, devices and backend")
     doctor.add_argument("--config", type=Path, default=None, metavar="PATH")
     doctor.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
+    demo_ils = sub.add_parser("demo-ils", help="serve the embedded demo library over SIP2")
+    demo_ils.add_argument("--port", type=int, default=6001, help="TCP port (default 6001)")
+    demo_ils.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo_ils.add_argument("--tls", action="store_true", help="TLS (self-signed unless --cert)")
+    demo_ils.add_argument("--cert", type=Path, metavar="PEM", help="server certificate (TLS)")
+    demo_ils.add_argument("--key", type=Path, metavar="PEM", help="its private key")
+    demo_ils.add_argument("--user", default="kiosk", help="SIP2 login user (default kiosk)")
+    demo_ils.add_argument("--password", default="kiosk", help="SIP2 login password")
+    demo_ils.add_argument("--data-dir", type=Path, help="keep the demo library's data here")
+    demo_ils.add_argument("--charset", default="utf-8", help="SIP2 character set (cp850, ...)")
+    demo_ils.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
+    _add_sip2_parser(sub)
     return parser
 
 
@@ -183,12 +197,221 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return code
 
 
+def _demo_ils_certificate(folder: Path, host: str) -> tuple[Path, Path]:
+    """The demo's self-signed certificate: kept across runs so clients trust it once."""
+    import time
+
+    from kiosk.sip2.server import CertificateError, make_server_ssl_context
+    from kiosk.sip2.server_tls import CERT_NAME, KEY_NAME, make_self_signed_certificate
+
+    cert, key = folder / CERT_NAME, folder / KEY_NAME
+    try:
+        young = time.time() - cert.stat().st_mtime < 800 * 86400  # it is valid for 825 days
+        if young and key.exists():
+            make_server_ssl_context(cert, key)
+            return cert, key
+    except (OSError, CertificateError):
+        pass  # missing or unusable: make a new one
+    return make_self_signed_certificate(folder, host)
+
+
+def cmd_demo_ils(args: argparse.Namespace) -> int:
+    from kiosk.backends.demo import DemoLibrary
+    from kiosk.sip2 import Codec, Sip2Error
+    from kiosk.sip2.server import CertificateError, Sip2Server, make_server_ssl_context
+
+    if args.key is not None and args.cert is None:
+        print("kiosk: --key needs --cert", file=sys.stderr)
+        return EXIT_CONFIG
+    if not 0 <= args.port <= 65535:
+        print(f"kiosk: --port must be 0 to 65535, not {args.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        Codec(charset=args.charset)
+    except Sip2Error as exc:
+        print(f"kiosk: --charset: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.data_dir is not None:
+        data_dir = args.data_dir.resolve()
+        database = data_dir / "demo-ils.sqlite"
+    else:
+        config = _demo_config(args)
+        data_dir, database = config.data_path(), config.demo_database_path()
+    context = None
+    try:
+        if args.cert is not None:
+            context = make_server_ssl_context(args.cert, args.key)
+        elif args.tls:
+            cert, key = _demo_ils_certificate(data_dir / "tls", args.host)
+            context = make_server_ssl_context(cert, key)
+            print(f"self-signed certificate (trust it in the client): {cert}")
+    except CertificateError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    library = DemoLibrary(database)
+    try:
+        server = Sip2Server(
+            library,
+            host=args.host,
+            port=args.port,
+            users={args.user: args.password},
+            ssl_context=context,
+            charset=args.charset,
+        )
+        try:
+            server.start()
+        except OSError as exc:
+            reason = (
+                "is already in use"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be used: {exc.strerror or exc}"
+            )
+            print(f"kiosk: {args.host}:{args.port} {reason}", file=sys.stderr)
+            return EXIT_FAILED
+        host, port = server.address
+        shown_password = args.password if args.password == "kiosk" else "***"
+        print(
+            f"demo library serving SIP2 on {host}:{port} ({'TLS' if context else 'plain'}), "
+            f"login {args.user}/{shown_password}",
+            flush=True,
+        )
+        server.serve_forever()
+    finally:
+        library.close()
+    return EXIT_OK
+
+
+def _add_sip2_parser(sub: argparse._SubParsersAction) -> None:
+    """`kiosk sip2 ACTION`: the technician's checks of a SIP2 library system."""
+    # Named here, not imported from kiosk.sip2.tool: building the parser must stay cheap.
+    PASSWORD_ENV, PIN_ENV = "KIOSK_SIP2_PASSWORD", "KIOSK_SIP2_PIN"
+
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_argument_group("server (one of --url, --config)")
+    where.add_argument(
+        "--url",
+        metavar="URL",
+        help="sip2://USER@HOST:PORT, or sip2s://... for TLS; "
+        f"the password comes from {PASSWORD_ENV} or a prompt",
+    )
+    where.add_argument(
+        "--config", type=Path, metavar="PATH", help="use the [backend.sip2] section of this file"
+    )
+    how = common.add_argument_group("how to talk (override the URL's or the file's settings)")
+    how.add_argument("--charset", help="utf-8, cp850, cp1250, latin-1, ascii")
+    how.add_argument("--tls", action="store_true", help="connect with TLS (as sip2s://)")
+    how.add_argument("--ca-file", type=Path, metavar="PEM", help="CA certificate(s) to trust")
+    how.add_argument("--crlf", action="store_true", help="end messages with CR LF (not CR)")
+    how.add_argument(
+        "--no-checksums", action="store_true", help="send no sequence numbers and checksums"
+    )
+    how.add_argument("--timeout", type=float, metavar="S", help="seconds to wait (connect, answer)")
+    how.add_argument("--institution", metavar="AO", help="institution id sent in requests")
+    how.add_argument("--location", metavar="CP", help="location code sent at login")
+    common.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
+    sip2 = sub.add_parser(
+        "sip2",
+        help="technician checks of a SIP2 library system",
+        description="Talk to a SIP2 server as the kiosk would. Exit 0 when it worked, 1 when "
+        "the server refused or could not be reached, 2 for a usage error. Card numbers are "
+        f"shown masked; a PIN comes from {PIN_ENV} or a prompt, never the command line.",
+    )
+    actions = sip2.add_subparsers(dest="sip2_action", metavar="ACTION", required=True)
+    actions.add_parser(
+        "test", parents=[common], help="login, SC status, round-trip time, supported messages"
+    )
+    patron = actions.add_parser(
+        "patron", parents=[common], help="identify a card: name, loans, holds ready, fees"
+    )
+    patron.add_argument("card", metavar="CARD")
+    patron.add_argument(
+        "--pin-prompt", action="store_true", help=f"ask for the PIN (or set {PIN_ENV})"
+    )
+    item = actions.add_parser("item", parents=[common], help="item status")
+    item.add_argument("item", metavar="ITEM")
+    checkout = actions.add_parser("checkout", parents=[common], help="lend ITEM to CARD")
+    checkout.add_argument("card", metavar="CARD")
+    checkout.add_argument("item", metavar="ITEM")
+    checkin = actions.add_parser("checkin", parents=[common], help="return ITEM")
+    checkin.add_argument("item", metavar="ITEM")
+    renew = actions.add_parser("renew", parents=[common], help="renew CARD's loan of ITEM")
+    renew.add_argument("card", metavar="CARD")
+    renew.add_argument("item", metavar="ITEM")
+
+
+def cmd_sip2(args: argparse.Namespace) -> int:
+    import getpass
+    import io
+
+    from kiosk.sip2 import tool
+
+    if not args.debug:
+        # The client logs each failed attempt; here the one-line reason says it all.
+        logging.getLogger("kiosk").setLevel(logging.ERROR)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")  # "•" and "č" on a terminal that lacks them
+    ask = getpass.getpass if sys.stdin.isatty() else None
+    options = tool.ConnectionOptions(
+        url=args.url,
+        config=args.config,
+        charset=args.charset,
+        tls=args.tls,
+        ca_file=args.ca_file,
+        crlf=args.crlf,
+        no_checksums=args.no_checksums,
+        timeout_s=args.timeout,
+        institution=args.institution,
+        location=args.location,
+    )
+    action = args.sip2_action
+    try:
+        card = tool.check_argument("CARD", args.card) if hasattr(args, "card") else ""
+        item = tool.check_argument("ITEM", args.item) if hasattr(args, "item") else ""
+        pin = None
+        if action == "patron":
+            pin = tool.obtain_secret(
+                tool.PIN_ENV, "PIN: ", environ=os.environ, ask=ask if args.pin_prompt else None
+            )
+            if pin is None and args.pin_prompt:
+                raise tool.UsageError(
+                    f"--pin-prompt needs a terminal to ask on (or set {tool.PIN_ENV})"
+                )
+            if pin is not None:
+                pin = tool.check_argument("the PIN", pin)
+        target = tool.resolve_target(options, environ=os.environ, ask=ask)
+    except tool.UsageError as exc:
+        print(f"kiosk sip2: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if action == "test":
+        outcome = tool.run_test(target)
+    elif action == "patron":
+        outcome = tool.run_patron(target, card, pin)
+    elif action == "item":
+        outcome = tool.run_item(target, item)
+    elif action == "checkout":
+        outcome = tool.run_checkout(target, card, item)
+    elif action == "checkin":
+        outcome = tool.run_checkin(target, item)
+    else:
+        outcome = tool.run_renew(target, card, item)
+    if args.json:
+        print(json.dumps(outcome.data, ensure_ascii=False), flush=True)
+    elif outcome.text:
+        print(outcome.text, flush=True)
+    if outcome.error:
+        print(f"kiosk sip2: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
     "check-config": cmd_check_config,
     "tour": cmd_tour,
     "doctor": cmd_doctor,
+    "demo-ils": cmd_demo_ils,
+    "sip2": cmd_sip2,
 }
 
 if __name__ == "__main__":

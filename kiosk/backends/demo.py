@@ -486,19 +486,34 @@ class DemoLibrary:
 
     # -- circulation (idempotent writes) --
 
+    # `resumed` needs no special care here: a repeated client_id gets its first answer.
     def checkout(
-        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
     ) -> CheckoutResult:
         request = _Request("checkout", patron_id.strip(), item_id.strip(), when)
         return cast(CheckoutResult, self._transact(client_id, request, self._do_checkout))
 
     def renew(
-        self, patron_id: str, item_id: str, *, client_id: str, when: dt.datetime
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
     ) -> CheckoutResult:
         request = _Request("renew", patron_id.strip(), item_id.strip(), when)
         return cast(CheckoutResult, self._transact(client_id, request, self._do_renew))
 
-    def checkin(self, item_id: str, *, client_id: str, when: dt.datetime) -> CheckinResult:
+    def checkin(
+        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+    ) -> CheckinResult:
         request = _Request("checkin", None, item_id.strip(), when)
         return cast(CheckinResult, self._transact(client_id, request, self._do_checkin))
 

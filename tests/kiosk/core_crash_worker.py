@@ -22,8 +22,8 @@ ITEMS = [
 PIN = next(p.pin for p in SAMPLE_PATRONS if p.card == ANA)
 
 
-def main(data_dir: str) -> None:
-    rt = Runtime.open(demo_config_in(Path(data_dir)))
+def main(data_dir: str, over_sip2: bool) -> None:
+    rt = Runtime.open(demo_config_in(Path(data_dir), over_sip2=over_sip2))
     core, pad = rt.core, rt.tag_reader
     tags = [t for t in demo_tags() if t.item_id in {i.item_id for i in ITEMS}]
     while True:
@@ -45,4 +45,4 @@ def main(data_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] == "sip2")

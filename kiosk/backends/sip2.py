@@ -1,0 +1,520 @@
+"""The circulation interface over SIP2: the kiosk talking to a real library system.
+
+SIP2 carries no idempotency key, so this backend gets the same effect by
+looking before it leaps: a checkout or checkin whose answer was lost, or that
+is being replayed after a crash, is first checked against the server's own
+view of the item (and the patron's loans) and sent again only if it did not
+happen. Refusals become reason codes from the server's screen message, or,
+when its words say nothing we know, from follow-up questions about the item
+and the patron.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TypeVar
+
+from kiosk.circulation import (
+    BackendStatus,
+    BackendUnavailable,
+    CheckinResult,
+    CheckoutResult,
+    HoldReady,
+    Item,
+    ItemState,
+    ItemStatus,
+    Loan,
+    Patron,
+    PatronResult,
+    PatronSummary,
+    Reason,
+    RenewAllResult,
+)
+from kiosk.privacy import redact
+from kiosk.sip2 import (
+    CheckinRequest,
+    CheckinResponse,
+    CheckoutRequest,
+    CheckoutResponse,
+    ItemInformationRequest,
+    ItemInformationResponse,
+    Message,
+    PatronInformationRequest,
+    PatronInformationResponse,
+    PatronStatusRequest,
+    PatronStatusResponse,
+    RenewAllRequest,
+    RenewAllResponse,
+    RenewRequest,
+    RenewResponse,
+    Sip2Error,
+    parse_sip_date,
+)
+from kiosk.sip2.client import AnswerLost, Sip2Client, Sip2Unavailable
+from kiosk.sip2.reasons import reason_from_flags, reason_from_text
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Message)
+
+# SIP2 circulation status (18) → where the item is.
+_STATES: dict[int, ItemState] = {
+    3: ItemState.AVAILABLE,
+    9: ItemState.AVAILABLE,  # waiting to be re-shelved
+    4: ItemState.ON_LOAN,
+    5: ItemState.ON_LOAN,
+    7: ItemState.ON_LOAN,  # recalled
+    8: ItemState.ON_HOLD_SHELF,
+    10: ItemState.IN_TRANSIT,
+    2: ItemState.NOT_FOR_LOAN,  # on order
+    6: ItemState.NOT_FOR_LOAN,  # in process
+    11: ItemState.NOT_FOR_LOAN,  # claimed returned
+    12: ItemState.NOT_FOR_LOAN,  # lost
+    13: ItemState.NOT_FOR_LOAN,  # missing
+}
+# Checkin alert types (CV, an extension most servers send) → where the item goes.
+_ALERT_DESTINATIONS = {"01": "holds_shelf", "02": "holds_shelf", "04": "other_branch"}
+PAGE_SIZE = 50
+
+
+class Sip2Backend:
+    """Implements `kiosk.circulation.CirculationBackend` over one `Sip2Client`."""
+
+    def __init__(
+        self,
+        client: Sip2Client,
+        *,
+        institution_id: str = "",
+        location_code: str = "",
+        terminal_password: str = "",
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.institution_id = institution_id
+        self.location_code = location_code
+        self.terminal_password = terminal_password
+        self._on_close = on_close
+
+    # --- talking -------------------------------------------------------------------
+    def _ask(self, message: Message, answer: type[M]) -> M:
+        """One request; a link problem becomes BackendUnavailable with a plain reason."""
+        try:
+            self.client.maybe_refresh_status()
+            reply = self.client.request(message)
+        except (Sip2Unavailable, Sip2Error) as exc:
+            raise BackendUnavailable(f"library system (SIP2): {exc}") from exc
+        if not isinstance(reply, answer):
+            raise BackendUnavailable(
+                f"library system (SIP2) answered {reply.code} to a {message.code} request"
+            )
+        return reply
+
+    @staticmethod
+    def _now() -> dt.datetime:
+        return dt.datetime.now()  # SIP2 dates are the library's local time
+
+    # --- patrons -------------------------------------------------------------------
+    def _patron_info(
+        self, card: str, pin: str | None = None, category: str | None = None, start: int = 0
+    ) -> PatronInformationResponse:
+        request = PatronInformationRequest(
+            transaction_date=self._now(),
+            summary=PatronInformationRequest.summary_for(category),
+            institution_id=self.institution_id,
+            patron_identifier=card,
+            terminal_password=self.terminal_password or None,
+            patron_password=pin,
+            start_item=str(start + 1) if category else None,
+            end_item=str(start + PAGE_SIZE) if category else None,
+        )
+        return self._ask(request, PatronInformationResponse)
+
+    def identify(self, card: str, pin: str | None = None) -> PatronResult:
+        info = self._patron_info(card, pin)
+        text = " ".join(info.screen_message)
+        if info.valid_patron is False or (info.valid_patron is None and not info.personal_name):
+            return PatronResult(Reason.UNKNOWN_PATRON, server_text=text)
+        if pin is not None and info.valid_patron_password is False:
+            return PatronResult(Reason.WRONG_PIN, server_text=text)
+        patron = Patron(
+            patron_id=info.patron_identifier or card,
+            name=info.personal_name,
+            loans_count=info.charged_items_count or 0,
+            loan_limit=_int(info.charged_items_limit),
+            fees_cents=_cents(info.fee_amount),
+            currency=info.currency_type or "EUR",
+        )
+        flags = info.status_flags
+        named = reason_from_text(info.screen_message)
+        if named is Reason.CARD_EXPIRED:
+            return PatronResult(Reason.CARD_EXPIRED, patron, text)
+        fees_only = bool({"excessive_outstanding_fines", "excessive_outstanding_fees"} & flags)
+        if "card_reported_lost" in flags or ("charge_privileges_denied" in flags and not fees_only):
+            return PatronResult(named or Reason.CARD_BLOCKED, patron, text)
+        # Fees over the limit do not stop identification: returns and the account still work.
+        return PatronResult(Reason.OK, patron, text)
+
+    def summary(self, patron_id: str) -> PatronSummary | None:
+        first = self._patron_info(patron_id)
+        if first.valid_patron is False or not first.personal_name:
+            return None
+        charged = self._item_list(patron_id, "charged_items", lambda r: r.charged_items)
+        overdue = set(self._item_list(patron_id, "overdue_items", lambda r: r.overdue_items))
+        ready = self._item_list(patron_id, "hold_items", lambda r: r.hold_items)
+        loans, holds = [], []
+        for item_id in charged:
+            status = self.item_status(item_id)
+            due = status.due if status and status.due else None
+            item = status.item if status else Item(item_id, "")
+            if due is not None:
+                loans.append(Loan(item, due, overdue=item_id in overdue))
+        for item_id in ready:
+            reply = self._item_info(item_id)
+            holds.append(
+                HoldReady(
+                    Item(item_id, reply.title_identifier),
+                    pickup_location=reply.current_location or reply.permanent_location or "",
+                    until=_date(reply.hold_pickup_date),
+                )
+            )
+        return PatronSummary(
+            patron=Patron(
+                patron_id=first.patron_identifier or patron_id,
+                name=first.personal_name,
+                loans_count=first.charged_items_count or len(charged),
+                loan_limit=_int(first.charged_items_limit),
+                fees_cents=_cents(first.fee_amount),
+            ),
+            loans=tuple(sorted(loans, key=lambda loan: loan.due)),
+            holds_ready=tuple(holds),
+            fees_cents=_cents(first.fee_amount),
+            currency=first.currency_type or "EUR",
+            server_text=" ".join(first.screen_message),
+        )
+
+    def _item_list(
+        self,
+        patron_id: str,
+        category: str,
+        pick: Callable[[PatronInformationResponse], tuple[str, ...]],
+    ) -> list[str]:
+        """Every item of one summary category, page by page (BP/BQ)."""
+        items: list[str] = []
+        while True:
+            page = pick(self._patron_info(patron_id, category=category, start=len(items)))
+            new = [i for i in page if i not in items]
+            items += new
+            if len(page) < PAGE_SIZE or not new:
+                return items
+
+    def _charged_to(self, patron_id: str, item_id: str) -> bool:
+        return item_id in self._item_list(patron_id, "charged_items", lambda r: r.charged_items)
+
+    # --- items ---------------------------------------------------------------------
+    def _item_info(self, item_id: str) -> ItemInformationResponse:
+        request = ItemInformationRequest(
+            transaction_date=self._now(),
+            institution_id=self.institution_id,
+            item_identifier=item_id,
+            terminal_password=self.terminal_password or None,
+        )
+        return self._ask(request, ItemInformationResponse)
+
+    def item_info(self, item_id: str) -> Item | None:
+        status = self.item_status(item_id)
+        return status.item if status else None
+
+    def item_status(self, item_id: str) -> ItemStatus | None:
+        reply = self._item_info(item_id)
+        if _unknown_item(reply):
+            return None
+        return ItemStatus(
+            item=Item(item_id, reply.title_identifier),
+            state=_STATES.get(reply.circulation_status, ItemState.OTHER),
+            due=_date(reply.due_date),
+            holds_queue=_int(reply.hold_queue_length),
+            location=reply.permanent_location or reply.current_location or "",
+            server_text=" ".join(reply.screen_message),
+        )
+
+    # --- circulation ---------------------------------------------------------------
+    def checkout(
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
+    ) -> CheckoutResult:
+        acs = self.client.acs_status
+        if acs is not None and not (acs.online_status and acs.checkout_ok):
+            return CheckoutResult(
+                Reason.BACKEND_UNAVAILABLE,
+                server_text="the library system does not allow checkouts now (ACS status)",
+            )
+        if resumed:
+            done = self._lent_already(patron_id, item_id)
+            if done is not None:
+                return done
+        request = CheckoutRequest(
+            sc_renewal_policy=False,  # an item already lent to this patron is refused, not renewed
+            transaction_date=_local(when),
+            institution_id=self.institution_id,
+            patron_identifier=patron_id,
+            item_identifier=item_id,
+            terminal_password=self.terminal_password,
+        )
+        try:
+            reply = self.client.request(request)
+        except AnswerLost:
+            log.warning("checkout %s: answer lost; asking the server what happened", client_id)
+            done = self._lent_already(patron_id, item_id)
+            if done is not None:
+                return done
+            reply = self._resend(request)
+        except (Sip2Unavailable, Sip2Error) as exc:
+            raise BackendUnavailable(f"library system (SIP2): {exc}") from exc
+        if not isinstance(reply, CheckoutResponse):
+            raise BackendUnavailable(f"library system (SIP2) answered {reply.code} to a checkout")
+        return self._checkout_result(reply, patron_id, item_id)
+
+    def _lent_already(self, patron_id: str, item_id: str) -> CheckoutResult | None:
+        """A success if the server shows the item lent to this patron (a lost answer)."""
+        status = self.item_status(item_id)
+        if status is None or status.state is not ItemState.ON_LOAN:
+            return None
+        if not self._charged_to(patron_id, item_id):
+            return None
+        log.info(
+            "item %s is already on loan to %s: the checkout had happened",
+            item_id,
+            redact(patron_id),
+        )
+        return CheckoutResult(Reason.OK, status.item, status.due, "confirmed by item status")
+
+    def _resend(self, request: Message) -> Message:
+        """Send a write again after making sure it had not happened; never a third time."""
+        try:
+            return self.client.request(request)
+        except Sip2Unavailable as exc:
+            raise BackendUnavailable(
+                f"library system (SIP2): no answer twice ({exc}); the item's state is unknown"
+            ) from exc
+
+    def _checkout_result(
+        self, reply: CheckoutResponse | RenewResponse, patron_id: str, item_id: str
+    ) -> CheckoutResult:
+        item = Item(item_id, reply.title_identifier or "")
+        text = " ".join(reply.screen_message)
+        if reply.ok:
+            return CheckoutResult(Reason.OK, item, _date(reply.due_date), text)
+        reason = self._refusal(reply.screen_message, patron_id, item_id)
+        return CheckoutResult(reason, item, _date(reply.due_date), text)
+
+    def _refusal(self, screen: tuple[str, ...], patron_id: str, item_id: str) -> Reason:
+        """Why the server said no: its words first, then what the item and patron show."""
+        named = reason_from_text(screen)
+        if named is not None and named is not Reason.CARD_BLOCKED:
+            return named
+        status = self.item_status(item_id)
+        if status is None:
+            return Reason.UNKNOWN_ITEM
+        if status.state is ItemState.ON_LOAN:
+            mine = self._charged_to(patron_id, item_id)
+            return Reason.ALREADY_ON_LOAN_TO_YOU if mine else Reason.ON_LOAN_TO_OTHER
+        if status.state is ItemState.ON_HOLD_SHELF or status.holds_queue:
+            return Reason.RESERVED_FOR_OTHER
+        if status.state is ItemState.NOT_FOR_LOAN:
+            return Reason.REFERENCE_ONLY
+        flags = self._ask(
+            PatronStatusRequest(
+                transaction_date=self._now(),
+                institution_id=self.institution_id,
+                patron_identifier=patron_id,
+                terminal_password=self.terminal_password,
+                patron_password="",
+            ),
+            PatronStatusResponse,
+        )
+        if flags.valid_patron is False:
+            return Reason.UNKNOWN_PATRON
+        return reason_from_flags(flags.status_flags) or named or Reason.OTHER
+
+    def checkin(
+        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+    ) -> CheckinResult:
+        acs = self.client.acs_status
+        if acs is not None and not (acs.online_status and acs.checkin_ok):
+            return CheckinResult(
+                Reason.BACKEND_UNAVAILABLE,
+                server_text="the library system does not allow returns now (ACS status)",
+            )
+        if resumed:
+            done = self._returned_already(item_id)
+            if done is not None:
+                return done
+        request = CheckinRequest(
+            transaction_date=self._now(),
+            return_date=_local(when),
+            current_location=self.location_code,
+            institution_id=self.institution_id,
+            item_identifier=item_id,
+            terminal_password=self.terminal_password,
+        )
+        try:
+            reply = self.client.request(request)
+        except AnswerLost:
+            log.warning("checkin %s: answer lost; asking the server what happened", client_id)
+            done = self._returned_already(item_id)
+            if done is not None:
+                return done
+            reply = self._resend(request)
+        except (Sip2Unavailable, Sip2Error) as exc:
+            raise BackendUnavailable(f"library system (SIP2): {exc}") from exc
+        if not isinstance(reply, CheckinResponse):
+            raise BackendUnavailable(f"library system (SIP2) answered {reply.code} to a checkin")
+        return self._checkin_result(reply, item_id)
+
+    def _returned_already(self, item_id: str) -> CheckinResult | None:
+        status = self.item_status(item_id)
+        if status is None or status.state is ItemState.ON_LOAN:
+            return None
+        destination = {
+            ItemState.ON_HOLD_SHELF: "holds_shelf",
+            ItemState.IN_TRANSIT: "other_branch",
+        }.get(status.state, "shelf")
+        return CheckinResult(Reason.OK, status.item, destination, "confirmed by item status")
+
+    def _checkin_result(self, reply: CheckinResponse, item_id: str) -> CheckinResult:
+        item = Item(item_id, reply.title_identifier or "")
+        text = " ".join(reply.screen_message)
+        named = reason_from_text(reply.screen_message)
+        routed = _ALERT_DESTINATIONS.get(dict(reply.unknown).get("CV", ""))
+        # "Not checked out" is still a library item back home: shelve it (or route it).
+        if named is Reason.NOT_ON_LOAN:
+            return CheckinResult(Reason.NOT_ON_LOAN, item, routed or "shelf", text)
+        if not reply.ok:
+            reason = named if named is Reason.UNKNOWN_ITEM else Reason.OTHER
+            return CheckinResult(reason, item, "staff", text)
+        destination = routed or ("staff" if reply.alert else "shelf")
+        return CheckinResult(Reason.OK, item, destination, text)
+
+    def renew(
+        self,
+        patron_id: str,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
+    ) -> CheckoutResult:
+        request = RenewRequest(
+            third_party_allowed=False,
+            transaction_date=_local(when),
+            institution_id=self.institution_id,
+            patron_identifier=patron_id,
+            item_identifier=item_id,
+            terminal_password=self.terminal_password or None,
+        )
+        try:
+            reply = self._ask(request, RenewResponse)
+        except BackendUnavailable as exc:
+            # A renewal done twice only moves the due date once more; still, never guess.
+            log.warning("renew %s: %s", client_id, exc)
+            raise
+        return self._checkout_result(reply, patron_id, item_id)
+
+    def renew_all(self, patron_id: str, *, client_id: str, when: dt.datetime) -> RenewAllResult:
+        request = RenewAllRequest(
+            transaction_date=_local(when),
+            institution_id=self.institution_id,
+            patron_identifier=patron_id,
+            terminal_password=self.terminal_password or None,
+        )
+        reply = self._ask(request, RenewAllResponse)
+        text = " ".join(reply.screen_message)
+        if not reply.ok and not reply.renewed_items and not reply.unrenewed_items:
+            named = reason_from_text(reply.screen_message) or Reason.OTHER
+            return RenewAllResult(named, server_text=text)
+        results = []
+        for item_id in reply.renewed_items:
+            status = self.item_status(item_id)
+            item = status.item if status else Item(item_id, "")
+            results.append(CheckoutResult(Reason.OK, item, status.due if status else None))
+        for item_id in reply.unrenewed_items:
+            status = self.item_status(item_id)
+            item = status.item if status else Item(item_id, "")
+            reason = (
+                Reason.RESERVED_FOR_OTHER
+                if status and status.holds_queue
+                else (Reason.RENEWAL_LIMIT)
+            )
+            results.append(CheckoutResult(reason, item, status.due if status else None))
+        return RenewAllResult(Reason.OK, tuple(results), text)
+
+    # --- health --------------------------------------------------------------------
+    def status(self) -> BackendStatus:
+        try:
+            acs = self.client.refresh_status()
+        except Sip2Unavailable as exc:
+            return BackendStatus(online=False, detail=f"SIP2: {exc}")
+        detail = (
+            f"SIP2 {acs.library_name or acs.institution_id}: "
+            f"{'online' if acs.online_status else 'OFFLINE'}, "
+            f"checkout {'allowed' if acs.checkout_ok else 'NOT allowed'}, "
+            f"checkin {'allowed' if acs.checkin_ok else 'NOT allowed'}"
+        )
+        return BackendStatus(
+            online=acs.online_status and acs.checkout_ok and acs.checkin_ok,
+            detail=detail,
+            latency_ms=self.client.last_round_trip_ms,
+            extra={name: "yes" if ok else "no" for name, ok in acs.supported.items()},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        if self._on_close is not None:
+            self._on_close()
+
+
+def _unknown_item(reply: ItemInformationResponse) -> bool:
+    # Servers answer an unknown barcode with status 01 ("other") and no title, or say so.
+    if reason_from_text(reply.screen_message) is Reason.UNKNOWN_ITEM:
+        return True
+    return reply.circulation_status in (0, 1) and not reply.title_identifier
+
+
+def _local(when: dt.datetime) -> dt.datetime:
+    """SIP2 dates are the library's local time (ZZZZ blank)."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone().replace(tzinfo=None)
+
+
+def _date(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    parsed = parse_sip_date(text)
+    return parsed.date() if parsed else None
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int((text or "").strip() or 0)
+    except ValueError:
+        return 0
+
+
+def _cents(amount: str | None) -> int:
+    """SIP2 money is free text ("12.50", "12,50", "-3.00"); fees are what is owed."""
+    if not amount:
+        return 0
+    try:
+        value = Decimal(amount.strip().replace(",", "."))
+    except InvalidOperation:
+        return 0
+    return int(abs(value) * 100)
