@@ -496,6 +496,10 @@ class KioskCore:
                 except BackendUnavailable as exc:
                     log.warning("replay %s: backend unavailable: %s", entry.client_id, exc)
                     break
+                if result.reason is Reason.BACKEND_UNAVAILABLE:
+                    # Answered, but not done (circulation offline): keep it for a later replay.
+                    log.warning("replay %s: %s", entry.client_id, result.server_text)
+                    break
                 record = _result_record(result) | {"replayed": True}
                 state = "confirmed" if result.ok else "refused"
                 self.store.mark_done(entry.client_id, state, result=record)

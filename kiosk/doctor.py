@@ -105,7 +105,7 @@ def _check_devices(config: KioskConfig) -> list[Check]:
             checks.append(Check(name, FAILED, f"{url}: {exc}"))
             continue
         try:
-            checks.append(Check(name, OK, f"{url}: {device.describe()}"))
+            checks.append(Check(name, OK, device.describe()))
         finally:
             device.close()
     printer = config.devices.printer

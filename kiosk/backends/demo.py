@@ -610,7 +610,7 @@ class DemoLibrary:
             return CheckoutResult(
                 Reason.ON_LOAN_TO_OTHER, item, server_text="on loan to another patron"
             )
-        today = r.when.date()
+        today = _naive(r.when).date()  # the library's local day, whatever zone `when` is in
         hold = self._first_hold(s, item.item_id, today)
         if hold is not None and hold.card != patron.card:
             return CheckoutResult(
@@ -643,7 +643,7 @@ class DemoLibrary:
         refusal = self._card_refusal(patron)
         if refusal is not None:
             return CheckoutResult(refusal.reason, item, loan.due, refusal.server_text)
-        today = r.when.date()
+        today = _naive(r.when).date()  # the library's local day, whatever zone `when` is in
         hold = self._first_hold(s, item.item_id, today)
         if hold is not None and hold.card != patron.card:
             return CheckoutResult(
@@ -669,7 +669,7 @@ class DemoLibrary:
                 Reason.UNKNOWN_ITEM, destination="staff", server_text="no such item"
             )
         item = _item(item_row)
-        today = r.when.date()
+        today = _naive(r.when).date()  # the library's local day, whatever zone `when` is in
         loan = self._open_loan(s, item.item_id)
         notes: list[str] = []
         if loan is not None:

@@ -4,14 +4,17 @@ SIP2 carries no idempotency key, so this backend gets the same effect by
 looking before it leaps: a checkout or checkin whose answer was lost, or that
 is being replayed after a crash, is first checked against the server's own
 view of the item (and the patron's loans) and sent again only if it did not
-happen. Refusals become reason codes from the server's screen message, or,
-when its words say nothing we know, from follow-up questions about the item
-and the patron.
+happen; when the server cannot be asked either, the caller gets a
+`BackendUnavailable` saying the item's state is unknown. Refusals become reason
+codes from the server's screen message, or, when its words say nothing we know,
+from follow-up questions about the item and the patron. Nothing is sent that
+the ACS status (fetched before the first write) says the ILS does not allow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -62,6 +65,10 @@ M = TypeVar("M", bound=Message)
 
 # SIP2 circulation status (18) → where the item is.
 _STATES: dict[int, ItemState] = {
+    # "Other" for an item the server knows (it has a title): Evergreen and Koha send 01 for
+    # reference-only, damaged or withdrawn copies, and the demo server for not-for-loan ones.
+    # An unknown barcode (01 without a title) never gets here: see _unknown_item().
+    1: ItemState.NOT_FOR_LOAN,
     3: ItemState.AVAILABLE,
     9: ItemState.AVAILABLE,  # waiting to be re-shelved
     4: ItemState.ON_LOAN,
@@ -78,6 +85,17 @@ _STATES: dict[int, ItemState] = {
 # Checkin alert types (CV, an extension most servers send) → where the item goes.
 _ALERT_DESTINATIONS = {"01": "holds_shelf", "02": "holds_shelf", "04": "other_branch"}
 PAGE_SIZE = 50
+# Refused renewals for which the patron has no loan of the item (so no due date to show).
+_NOT_THEIR_LOAN = frozenset(
+    {
+        Reason.UNKNOWN_ITEM,
+        Reason.UNKNOWN_PATRON,
+        Reason.NOT_ON_LOAN,
+        Reason.ON_LOAN_TO_OTHER,
+        Reason.BACKEND_UNAVAILABLE,
+        Reason.OTHER,
+    }
+)
 
 
 class Sip2Backend:
@@ -111,6 +129,27 @@ class Sip2Backend:
                 f"library system (SIP2) answered {reply.code} to a {message.code} request"
             )
         return reply
+
+    def _allowed(self, operation: str) -> str | None:
+        """Why the ACS status forbids `operation` ("checkout", "checkin", "renew"), or None.
+
+        The status is fetched first when the kiosk has none yet (or it is due), so the
+        very first checkout of a fresh kiosk also respects an ILS that says "offline".
+        """
+        try:
+            self.client.maybe_refresh_status()
+        except (Sip2Unavailable, Sip2Error) as exc:
+            raise BackendUnavailable(f"library system (SIP2): {exc}") from exc
+        acs = self.client.acs_status
+        if acs is None:
+            return None
+        if not acs.online_status:
+            return "the library system says it is offline (ACS status)"
+        allowed = acs.checkin_ok if operation == "checkin" else acs.checkout_ok
+        if not allowed:
+            what = {"checkin": "returns", "renew": "renewals"}.get(operation, "checkouts")
+            return f"the library system does not allow {what} now (ACS status)"
+        return None
 
     @staticmethod
     def _now() -> dt.datetime:
@@ -187,6 +226,7 @@ class Sip2Backend:
                 loans_count=first.charged_items_count or len(charged),
                 loan_limit=_int(first.charged_items_limit),
                 fees_cents=_cents(first.fee_amount),
+                currency=first.currency_type or "EUR",
             ),
             loans=tuple(sorted(loans, key=lambda loan: loan.due)),
             holds_ready=tuple(holds),
@@ -250,16 +290,16 @@ class Sip2Backend:
         when: dt.datetime,
         resumed: bool = False,
     ) -> CheckoutResult:
-        acs = self.client.acs_status
-        if acs is not None and not (acs.online_status and acs.checkout_ok):
-            return CheckoutResult(
-                Reason.BACKEND_UNAVAILABLE,
-                server_text="the library system does not allow checkouts now (ACS status)",
-            )
+        refused = self._allowed("checkout")
+        what = f"the checkout of item {item_id}"
         if resumed:
-            done = self._lent_already(patron_id, item_id)
+            # Looked up even when the ILS refuses checkouts now: one that happened before
+            # the stop is a loan, and must not be recorded as refused.
+            done = self._looked_up(what, lambda: self._lent_already(patron_id, item_id))
             if done is not None:
                 return done
+        if refused is not None:
+            return CheckoutResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
         request = CheckoutRequest(
             sc_renewal_policy=False,  # an item already lent to this patron is refused, not renewed
             transaction_date=_local(when),
@@ -272,7 +312,7 @@ class Sip2Backend:
             reply = self.client.request(request)
         except AnswerLost:
             log.warning("checkout %s: answer lost; asking the server what happened", client_id)
-            done = self._lent_already(patron_id, item_id)
+            done = self._looked_up(what, lambda: self._lent_already(patron_id, item_id))
             if done is not None:
                 return done
             reply = self._resend(request)
@@ -296,6 +336,20 @@ class Sip2Backend:
         )
         return CheckoutResult(Reason.OK, status.item, status.due, "confirmed by item status")
 
+    def _looked_up(
+        self, what: str, look: Callable[[], CheckoutResult | CheckinResult | None]
+    ) -> CheckoutResult | CheckinResult | None:
+        """Run a look-up that decides whether a write had happened. When the server cannot
+        say, neither can the kiosk: a plain BackendUnavailable naming the unknown state."""
+        try:
+            return look()
+        except BackendUnavailable as exc:
+            cause = str(exc).removeprefix("library system (SIP2): ")
+            raise BackendUnavailable(
+                f"library system (SIP2): {what} may or may not have been done and the item"
+                f" could not be looked up ({cause}); the item's state is unknown"
+            ) from exc
+
     def _resend(self, request: Message) -> Message:
         """Send a write again after making sure it had not happened; never a third time."""
         try:
@@ -308,19 +362,39 @@ class Sip2Backend:
     def _checkout_result(
         self, reply: CheckoutResponse | RenewResponse, patron_id: str, item_id: str
     ) -> CheckoutResult:
-        item = Item(item_id, reply.title_identifier or "")
+        # No title (refusals often leave AJ empty): no item, so the kiosk keeps the title
+        # it looked up instead of showing a blank one.
+        item = Item(item_id, reply.title_identifier) if reply.title_identifier else None
         text = " ".join(reply.screen_message)
+        due = _date(reply.due_date)
         if reply.ok:
-            return CheckoutResult(Reason.OK, item, _date(reply.due_date), text)
-        reason = self._refusal(reply.screen_message, patron_id, item_id)
-        return CheckoutResult(reason, item, _date(reply.due_date), text)
+            return CheckoutResult(Reason.OK, item, due, text)
+        # Asked at most once per answer, by whichever step below needs it first.
+        status = functools.cache(lambda: self.item_status(item_id))
+        if isinstance(reply, RenewResponse):
+            reason = self._renewal_refusal(reply.screen_message, patron_id, item_id, status)
+            their_loan = reason not in _NOT_THEIR_LOAN
+        else:
+            reason = self._refusal(reply.screen_message, patron_id, item_id, status)
+            their_loan = reason is Reason.ALREADY_ON_LOAN_TO_YOU
+        if due is None and their_loan:
+            # Refusals often carry no due date (AH empty), yet the patron's loan has one.
+            known = status()
+            due = known.due if known and known.state is ItemState.ON_LOAN else None
+        return CheckoutResult(reason, item, due, text)
 
-    def _refusal(self, screen: tuple[str, ...], patron_id: str, item_id: str) -> Reason:
+    def _refusal(
+        self,
+        screen: tuple[str, ...],
+        patron_id: str,
+        item_id: str,
+        item_status: Callable[[], ItemStatus | None],
+    ) -> Reason:
         """Why the server said no: its words first, then what the item and patron show."""
         named = reason_from_text(screen)
         if named is not None and named is not Reason.CARD_BLOCKED:
             return named
-        status = self.item_status(item_id)
+        status = item_status()
         if status is None:
             return Reason.UNKNOWN_ITEM
         if status.state is ItemState.ON_LOAN:
@@ -330,7 +404,40 @@ class Sip2Backend:
             return Reason.RESERVED_FOR_OTHER
         if status.state is ItemState.NOT_FOR_LOAN:
             return Reason.REFERENCE_ONLY
-        flags = self._ask(
+        flags = self._patron_flags(patron_id)
+        if flags.valid_patron is False:
+            return Reason.UNKNOWN_PATRON
+        return reason_from_flags(flags.status_flags) or named or Reason.OTHER
+
+    def _renewal_refusal(
+        self,
+        screen: tuple[str, ...],
+        patron_id: str,
+        item_id: str,
+        item_status: Callable[[], ItemStatus | None],
+    ) -> Reason:
+        """Why a renewal was refused: its words, else the loan, the queue and the patron."""
+        named = reason_from_text(screen)
+        if named is not None and named is not Reason.CARD_BLOCKED:
+            return named
+        status = item_status()
+        if status is None:
+            return Reason.UNKNOWN_ITEM
+        if status.state is not ItemState.ON_LOAN:
+            return Reason.NOT_ON_LOAN
+        if not self._charged_to(patron_id, item_id):
+            return Reason.ON_LOAN_TO_OTHER
+        if status.holds_queue:
+            return Reason.RESERVED_FOR_OTHER
+        flags = self._patron_flags(patron_id)
+        if flags.valid_patron is False:
+            return Reason.UNKNOWN_PATRON
+        if "too_many_renewals" in flags.status_flags:
+            return Reason.RENEWAL_LIMIT
+        return reason_from_flags(flags.status_flags) or named or Reason.OTHER
+
+    def _patron_flags(self, patron_id: str) -> PatronStatusResponse:
+        return self._ask(
             PatronStatusRequest(
                 transaction_date=self._now(),
                 institution_id=self.institution_id,
@@ -340,23 +447,18 @@ class Sip2Backend:
             ),
             PatronStatusResponse,
         )
-        if flags.valid_patron is False:
-            return Reason.UNKNOWN_PATRON
-        return reason_from_flags(flags.status_flags) or named or Reason.OTHER
 
     def checkin(
         self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
     ) -> CheckinResult:
-        acs = self.client.acs_status
-        if acs is not None and not (acs.online_status and acs.checkin_ok):
-            return CheckinResult(
-                Reason.BACKEND_UNAVAILABLE,
-                server_text="the library system does not allow returns now (ACS status)",
-            )
-        if resumed:
-            done = self._returned_already(item_id)
+        refused = self._allowed("checkin")
+        what = f"the return of item {item_id}"
+        if resumed:  # looked up first, as for a checkout
+            done = self._looked_up(what, lambda: self._returned_already(item_id))
             if done is not None:
                 return done
+        if refused is not None:
+            return CheckinResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
         request = CheckinRequest(
             transaction_date=self._now(),
             return_date=_local(when),
@@ -369,7 +471,7 @@ class Sip2Backend:
             reply = self.client.request(request)
         except AnswerLost:
             log.warning("checkin %s: answer lost; asking the server what happened", client_id)
-            done = self._returned_already(item_id)
+            done = self._looked_up(what, lambda: self._returned_already(item_id))
             if done is not None:
                 return done
             reply = self._resend(request)
@@ -390,7 +492,7 @@ class Sip2Backend:
         return CheckinResult(Reason.OK, status.item, destination, "confirmed by item status")
 
     def _checkin_result(self, reply: CheckinResponse, item_id: str) -> CheckinResult:
-        item = Item(item_id, reply.title_identifier or "")
+        item = Item(item_id, reply.title_identifier) if reply.title_identifier else None
         text = " ".join(reply.screen_message)
         named = reason_from_text(reply.screen_message)
         routed = _ALERT_DESTINATIONS.get(dict(reply.unknown).get("CV", ""))
@@ -412,6 +514,9 @@ class Sip2Backend:
         when: dt.datetime,
         resumed: bool = False,
     ) -> CheckoutResult:
+        refused = self._allowed("renew")
+        if refused is not None:
+            return CheckoutResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
         request = RenewRequest(
             third_party_allowed=False,
             transaction_date=_local(when),

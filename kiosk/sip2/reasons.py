@@ -25,7 +25,7 @@ _PATTERNS: tuple[tuple[str, Reason], ...] = (
     ),
     (
         r"fines?\b.*(limit|block)|outstanding fines|\bdebt\b|fees? over|excessive (fines|fees)"
-        r"|neporavnan|zamudnin",
+        r"|patron has fines|neporavnan|zamudnin",
         Reason.FEES_OVER_LIMIT,
     ),
     (
@@ -34,7 +34,8 @@ _PATTERNS: tuple[tuple[str, Reason], ...] = (
         Reason.LOAN_LIMIT,
     ),
     (
-        r"hold shelf for another|reserved for another|on hold for another|rezervirano za drug",
+        r"hold shelf for another|reserved for another|on hold for another|outstanding holds"
+        r"|\bon_reserve\b|rezervirano za drug",
         Reason.RESERVED_FOR_OTHER,
     ),
     (
@@ -46,11 +47,12 @@ _PATTERNS: tuple[tuple[str, Reason], ...] = (
         Reason.ALREADY_ON_LOAN_TO_YOU,
     ),
     (
-        r"(checked out|on loan|issued) to another|issued_to_another|izposojeno drugemu",
+        r"(checked out|on loan|issued) to (an)?other|issued_to_another|izposojeno drugemu",
         Reason.ON_LOAN_TO_OTHER,
     ),
     (
-        r"no_more_renewals|renewal limit|too_many_renewals|no more renewals|ni več podaljšanj",
+        r"no_more_renewals|renewal limit|too_many_renewals|no more renewals"
+        r"|maximum (consecutive )?renewals|ni več podaljšanj",
         Reason.RENEWAL_LIMIT,
     ),
     (r"item not checked out|not checked out|not on loan|ni izposojeno", Reason.NOT_ON_LOAN),
@@ -58,11 +60,12 @@ _PATTERNS: tuple[tuple[str, Reason], ...] = (
         r"unknown_barcode|invalid item|item not found|no such item|unknown item|neznano gradivo",
         Reason.UNKNOWN_ITEM,
     ),
+    # Before "invalid patron": Koha's "Invalid patron password" is about the PIN.
+    (r"invalid (patron )?password|wrong pin|napačen pin", Reason.WRONG_PIN),
     (
         r"invalid patron|patron not found|unknown patron|no such patron|neznan član",
         Reason.UNKNOWN_PATRON,
     ),
-    (r"invalid (patron )?password|wrong pin|napačen pin", Reason.WRONG_PIN),
     (r"circulation is offline|offline|system unavailable|ni na voljo", Reason.BACKEND_UNAVAILABLE),
 )
 _COMPILED = tuple((re.compile(pattern, re.IGNORECASE), reason) for pattern, reason in _PATTERNS)

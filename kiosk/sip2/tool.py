@@ -275,7 +275,7 @@ def resolve_target(
         settings = dataclasses.replace(settings, **changes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if settings.ca_file is not None and not settings.tls:
+    if options.ca_file is not None and not settings.tls:
         raise UsageError("--ca-file is for TLS: use sip2s:// or --tls")
     return Target(settings, institution, location, terminal_password)
 
@@ -394,6 +394,7 @@ def run_test(target: Target, *, rounds: int = STATUS_ROUNDS) -> Outcome:
         "library_name": None,
         "round_trip_ms": None,
         "supported": None,
+        "institution_id": None,
         "error": None,
     }
     client = Sip2Client(settings)

@@ -425,3 +425,47 @@ def test_answered_actions_are_purged_after_the_retention_time(demo_config: Kiosk
         assert rt.store.get(entries[1].client_id) is not None
     finally:
         rt.close()
+
+
+def test_replay_waits_while_circulation_is_offline(tmp_path: Path) -> None:
+    """Answered "circulation offline" is not an answer to the action: it stays for later."""
+    from kiosk.backends.demo import DemoLibrary
+    from kiosk.backends.demo_data import LIBRARY_ISIL
+    from kiosk.backends.sip2 import Sip2Backend
+    from kiosk.core import KioskCore
+    from kiosk.sip2.client import Sip2Client, Sip2Settings
+    from kiosk.sip2.server import Sip2Server
+    from kiosk.store import Store
+
+    library = DemoLibrary(tmp_path / "ils.sqlite")
+    server = Sip2Server(library)
+    server.start()
+    server.circulation_online = False
+    host, port = server.address
+    client = Sip2Client(Sip2Settings(host=host, port=port, username="kiosk", password="kiosk"))
+    store = Store.open(tmp_path / "kiosk.sqlite")
+    try:
+        core = KioskCore(
+            backend=Sip2Backend(client, institution_id=LIBRARY_ISIL),
+            store=store,
+            tag_reader=SimTagReader(),
+            card_reader=SimCardReader(),
+        )
+        item = plain_items()[0].item_id
+        when = dt.datetime.now(dt.UTC).isoformat()
+        entry = store.add_action(
+            "checkout", {"patron_id": ANA, "item_id": item, "when": when, "uids": []}
+        )
+        assert core.recover() == 0
+        assert [e.client_id for e in store.unfinished()] == [entry.client_id]
+        server.circulation_online = True
+        client.refresh_status()
+        assert core.recover() == 1
+        done = store.get(entry.client_id)
+        assert done is not None and done.state == "confirmed"
+        assert library.item_status(item).state.value == "on_loan"
+    finally:
+        client.close()
+        server.stop()
+        store.close()
+        library.close()
