@@ -178,6 +178,13 @@ class Sip2Backend:
             return PatronResult(Reason.UNKNOWN_PATRON, server_text=text)
         if pin is not None and info.valid_patron_password is False:
             return PatronResult(Reason.WRONG_PIN, server_text=text)
+        if pin is not None and info.valid_patron_password is None:
+            # No CQ: the server did not say the PIN is right. Letting the patron in anyway
+            # would make the PIN worthless; the technician finds the reason in the log.
+            log.warning("the SIP2 server did not confirm the PIN (no CQ field); refusing")
+            return PatronResult(
+                Reason.OTHER, server_text="the library system did not confirm the PIN (no CQ)"
+            )
         patron = Patron(
             patron_id=info.patron_identifier or card,
             name=info.personal_name,

@@ -1157,3 +1157,21 @@ def test_the_kiosk_lends_and_returns_over_sip2(tmp_path: Path) -> None:
     assert (books[1].item_id, ANA) in loans
     assert (books[0].item_id, ANA) not in loans and (NA_KLANCU.item_id, ANA) not in loans
     assert sorted(loans) == sorted({(books[1].item_id, ANA), (ALAMUT.item_id, ANA)})
+
+
+def test_a_pin_the_server_does_not_confirm_is_not_accepted() -> None:
+    """A server that leaves CQ out (SIP 1.00 style) has not checked the PIN: no entry."""
+    no_cq = patron_body().replace("CQY|", "")
+    script = [
+        Step("99", Answer(frame(acs_status_body()))),
+        Step("63", Answer(frame(no_cq, sequence=1))),
+        Step("63", Answer(frame(no_cq, sequence=2))),
+    ]
+    with running(script) as server:
+        backend = backend_for(server)
+        with_pin = bounded(lambda: backend.identify(CARD, "1234"))
+        card_only = bounded(lambda: backend.identify(CARD, None))
+        backend.close()
+    assert with_pin.reason is Reason.OTHER and with_pin.patron is None
+    assert "PIN" in with_pin.server_text
+    assert card_only.ok  # without a PIN nothing needed confirming
