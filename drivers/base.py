@@ -21,6 +21,7 @@ class TagRead:
     data: bytes  # user memory as read, block by block
     afi: int = 0
     dsfid: int = 0
+    rssi: int | None = None  # signal strength, where the reader reports it (higher is nearer)
 
 
 @dataclass(frozen=True, slots=True)

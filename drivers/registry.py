@@ -2,9 +2,12 @@
 
     sim:                 the in-memory simulator (demo, tests)
     none                 no device at all
-    feig:/dev/ttyUSB0    a FEIG ISO host reader on a serial port
+    feig:/dev/ttyUSB0    a FEIG ISO host reader on a serial port; optional parameters
+                         ?address=1&baud=38400&blocks=9&afi=7&timeout=0.5&max_tags=64
     nfc:usb              an nfcpy card reader
-    barcode:/dev/hidraw0 a barcode scanner
+    barcode:/dev/ttyACM0?baud=9600&suffix=cr   a barcode scanner on a serial port
+    evdev:/dev/input/by-id/usb-…-event-kbd      a keyboard-wedge scanner, grabbed
+    file:receipts/       receipts written to a folder (printers, see open_printer)
 
 A driver is one line in a table below: scheme -> factory(address, url).
 """
@@ -14,8 +17,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import parse_qsl
 
+from drivers.barcode import SerialBarcodeScanner
 from drivers.base import CardRead, CardReader, DeviceError, TagRead, TagReader
+from drivers.evdev_scanner import EvdevScanner
+from drivers.feig import FeigReader
+from drivers.printer import (
+    FilePrinter,
+    NetworkPrinter,
+    NullPrinter,
+    Printer,
+    SerialPrinter,
+    open_usb_printer,
+)
 from drivers.sim import SimCardReader, SimTagReader
 
 _Device = TypeVar("_Device")
@@ -68,10 +83,42 @@ def _not_available_yet(what: str) -> Factory[_Device]:
     return factory
 
 
+# FEIG URL parameter -> (FeigReader keyword, converter). int(x, 0) also takes 0x07.
+_FEIG_PARAMETERS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "address": ("address", lambda text: int(text, 0)),
+    "baud": ("baud", int),
+    "blocks": ("blocks", int),
+    "afi": ("afi", lambda text: int(text, 0)),
+    "timeout": ("timeout_s", float),
+    "max_tags": ("max_tags", int),
+}
+
+
+def _feig(address: str, url: str) -> FeigReader:
+    port, _, query = address.partition("?")
+    if not port:
+        raise DeviceError(
+            f"the FEIG reader needs a serial port, e.g. feig:/dev/ttyUSB0 (url {url})"
+        )
+    options: dict[str, object] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name not in _FEIG_PARAMETERS:
+            known = ", ".join(_FEIG_PARAMETERS)
+            raise DeviceError(f"unknown FEIG parameter {name!r} in {url}; known: {known}")
+        keyword, convert = _FEIG_PARAMETERS[name]
+        try:
+            options[keyword] = convert(value)
+        except ValueError:
+            raise DeviceError(
+                f"FEIG parameter {name}={value!r} is not a number (url {url})"
+            ) from None
+    return FeigReader(port, **options)  # type: ignore[arg-type]
+
+
 _TAG_READERS: dict[str, Factory[TagReader]] = {
     "sim": _without_address("sim", SimTagReader),
     "none": _without_address("none", NullTagReader),
-    "feig": _not_available_yet("FEIG reader"),
+    "feig": _feig,
     "bibliotheca": _not_available_yet("Bibliotheca (3M 810) reader"),
 }
 
@@ -79,11 +126,21 @@ _CARD_READERS: dict[str, Factory[CardReader]] = {
     "sim": _without_address("sim", SimCardReader),
     "none": _without_address("none", NullCardReader),
     "nfc": _not_available_yet("NFC card reader"),
-    "barcode": _not_available_yet("barcode scanner"),
+    "barcode": SerialBarcodeScanner.from_url,
+    "evdev": EvdevScanner.from_url,
+}
+
+_PRINTERS: dict[str, Factory[Printer]] = {
+    "none": _without_address("none", NullPrinter),
+    "file": FilePrinter.from_url,
+    "escpos-net": NetworkPrinter.from_url,
+    "escpos-serial": SerialPrinter.from_url,
+    "escpos-usb": open_usb_printer,
 }
 
 KNOWN_TAG_READER_SCHEMES: tuple[str, ...] = tuple(sorted(_TAG_READERS))
 KNOWN_CARD_READER_SCHEMES: tuple[str, ...] = tuple(sorted(_CARD_READERS))
+KNOWN_PRINTER_SCHEMES: tuple[str, ...] = tuple(sorted(_PRINTERS))
 
 # Scheme as in RFC 3986; the colon and address are optional so that "none" reads naturally.
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)(?::(.*))?", re.DOTALL)
@@ -114,6 +171,10 @@ def open_tag_reader(url: str) -> TagReader:
 
 def open_card_reader(url: str) -> CardReader:
     return _open(url, _CARD_READERS, "card reader")
+
+
+def open_printer(url: str) -> Printer:
+    return _open(url, _PRINTERS, "printer")
 
 
 def _open(url: str, table: dict[str, Factory[_Device]], kind: str) -> _Device:

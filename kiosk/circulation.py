@@ -39,6 +39,7 @@ class Reason(enum.StrEnum):
     NOT_LIBRARY_TAG = "not_library_tag"
     DAMAGED_TAG = "damaged_tag"
     DUPLICATE_TAG = "duplicate_tag"
+    TAG_NOT_READ = "tag_not_read"  # answers the reader, but its memory could not be read
     # The link
     BACKEND_UNAVAILABLE = "backend_unavailable"
     OTHER = "other"

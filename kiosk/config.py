@@ -457,6 +457,24 @@ class SecuritySection(_Section):
         return self
 
 
+class RfidSection(_Section):
+    """How the kiosk decides what is on the pad."""
+
+    min_reads: int = _field(
+        2, "inventories in a row a tag must answer before it counts", ge=1, le=10
+    )
+    min_rssi: int | None = _field(
+        None,
+        "weakest signal accepted, where the reader reports it",
+        ge=-255,
+        le=255,
+        rule="no floor when left out",
+    )
+    read_retries: int = _field(
+        3, "failed memory reads before the patron is asked to move the book", ge=1, le=20
+    )
+
+
 class CentralSection(_Section):
     """The central API: events, registrations, device health."""
 
@@ -499,6 +517,7 @@ class KioskConfig(_Section):
     backend: BackendSection = _field(BackendSection)
     devices: DevicesSection = _field(DevicesSection)
     security: SecuritySection = _field(SecuritySection)
+    rfid: RfidSection = _field(RfidSection)
     central: CentralSection = _field(CentralSection)
     store: StoreSection = _field(StoreSection)
 

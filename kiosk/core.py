@@ -27,6 +27,7 @@ from kiosk.circulation import (
     Patron,
     Reason,
 )
+from kiosk.pad import PadRules, PadTracker
 from kiosk.privacy import redact
 from kiosk.session import Keypad, Line, LineStatus, Observer, Session, SessionView, State, Timing
 from kiosk.store import OutboxEntry, Store
@@ -49,6 +50,7 @@ class CoreSettings:
     card_length_max: int = 20
     afi_in_library: int = 0x07
     afi_on_loan: int = 0xC2
+    pad: PadRules = field(default_factory=PadRules)
 
 
 @dataclass(slots=True)
@@ -84,6 +86,7 @@ class KioskCore:
         self._wallclock = wallclock
         self._lock = threading.RLock()
         self.session = Session(self.settings.timing, self.settings.default_language, clock())
+        self._tracker = PadTracker(self.settings.pad)
         self._wipe()
 
     # --- observation -----------------------------------------------------------
@@ -272,8 +275,10 @@ class KioskCore:
             try:
                 card = self.card_reader.poll()
             except DeviceError as exc:
-                log.warning("card reader: %s", exc)
+                self._device_failed("card_reader", exc)
                 card = None
+            else:
+                self._device_works("card_reader")
             if card is not None:
                 self.card_presented(card.card)
             if self.session.state not in (State.CHECKOUT, State.RETURN):
@@ -281,9 +286,33 @@ class KioskCore:
             try:
                 reads = self.tag_reader.inventory()
             except DeviceError as exc:
-                log.warning("RFID reader: %s", exc)
+                self._device_failed("rfid", exc)
                 return
-            self.handle_tags(reads)
+            self._device_works("rfid")
+            change = self._tracker.update(reads)
+            for uid in change.unreadable:
+                self.session.set_line(
+                    Line(
+                        key=f"uid:{uid.hex()}",
+                        status=LineStatus.NOT_READ,
+                        reason=Reason.TAG_NOT_READ,
+                    ),
+                    self._clock(),
+                )
+            if change.new:
+                self.handle_tags(list(change.new))
+
+    def _device_failed(self, device: str, exc: DeviceError) -> None:
+        if device not in self.session.view.device_trouble:
+            log.warning("%s stopped answering: %s", device, exc)
+            trouble = (*self.session.view.device_trouble, device)
+            self.session.update(device_trouble=trouble)
+
+    def _device_works(self, device: str) -> None:
+        if device in self.session.view.device_trouble:
+            log.info("%s answers again", device)
+            trouble = tuple(d for d in self.session.view.device_trouble if d != device)
+            self.session.update(device_trouble=trouble)
 
     def handle_tags(self, reads: list[TagRead]) -> None:
         """Tags now on the pad. New ones are decoded, grouped into items and handled."""
@@ -296,6 +325,8 @@ class KioskCore:
                 if read.uid in self._seen_uids:
                     continue
                 self._seen_uids.add(read.uid)
+                # Read at last after "move it slightly": that line has done its job.
+                self.session.remove_line(f"uid:{read.uid.hex()}", self._clock())
                 item = self._take_tag(read)
                 if item is not None and len(item.uids) == item.tag.parts_in_item:
                     ready.append(item)
@@ -333,6 +364,7 @@ class KioskCore:
             return None  # the item was already handled in this session
         item.uids[tag.part_number] = read.uid
         if len(item.uids) < tag.parts_in_item:
+            missing = tuple(p for p in range(1, tag.parts_in_item + 1) if p not in item.uids)
             self.session.set_line(
                 Line(
                     key=tag.item_id,
@@ -341,6 +373,7 @@ class KioskCore:
                     reason=Reason.INCOMPLETE_SET,
                     parts_seen=len(item.uids),
                     parts_total=tag.parts_in_item,
+                    missing_parts=missing,
                 ),
                 now,
             )
@@ -520,6 +553,7 @@ class KioskCore:
         self._pin = ""
         self._pad: dict[str, _PadItem] = {}
         self._seen_uids: set[bytes] = set()
+        self._tracker.reset()
 
 
 def _result_record(result: CheckoutResult | CheckinResult) -> dict[str, object]:

@@ -105,7 +105,10 @@ def _check_devices(config: KioskConfig) -> list[Check]:
             checks.append(Check(name, FAILED, f"{url}: {exc}"))
             continue
         try:
-            checks.append(Check(name, OK, device.describe()))
+            # Drivers that reconnect by themselves open even when their device is absent.
+            state = getattr(device, "state", "ok")
+            status = {"ok": OK, "degraded": DEGRADED}.get(state, FAILED)
+            checks.append(Check(name, status, device.describe()))
         finally:
             device.close()
     printer = config.devices.printer

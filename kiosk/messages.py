@@ -50,6 +50,7 @@ _REASON_TEXT: dict[Reason, str] = {
     Reason.DUPLICATE_TAG: N_(
         "Two labels on the pad belong to the same item. Please take it to the desk."
     ),
+    Reason.TAG_NOT_READ: N_("We could not read this book. Please move it slightly on the pad."),
     Reason.BACKEND_UNAVAILABLE: N_(
         "The library system is not answering right now. "
         "Please try again in a moment or ask at the desk."
@@ -73,6 +74,18 @@ STATUS_TEXT: dict[str, str] = {
     "returned": N_("Returned"),
     "not_returned": N_("Not returned"),
     "security_failed": N_("Place it on the pad again"),
+    "not_read": N_("Move it slightly"),
+}
+
+# Devices the patron may need to hear about, and what still works without them.
+_DEVICE_TEXT: dict[str, str] = {
+    "rfid": N_(
+        "The book reader is not working right now. Please ask at the desk; "
+        "your account still works here."
+    ),
+    "card_reader": N_(
+        "The card reader is not working right now. Please type your card number instead."
+    ),
 }
 
 
@@ -86,3 +99,7 @@ def destination_text(loc: Localizer, destination: str) -> str:
 
 def status_text(loc: Localizer, status: str) -> str:
     return loc._(STATUS_TEXT[status])
+
+
+def device_text(loc: Localizer, device: str) -> str:
+    return loc._(_DEVICE_TEXT[device])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from kiosk.circulation import Reason
 from kiosk.i18n import Localizer
-from kiosk.messages import destination_text, reason_text, status_text
+from kiosk.messages import destination_text, device_text, reason_text, status_text
 from kiosk.session import Line, LineStatus, SessionView, State
 
 # How a row looks: the screens map these to colours and icons.
@@ -22,6 +22,7 @@ TONE = {
     LineStatus.REFUSED: "bad",
     LineStatus.NOT_RETURNED: "bad",
     LineStatus.SECURITY_FAILED: "attention",
+    LineStatus.NOT_READ: "attention",
 }
 
 
@@ -45,6 +46,7 @@ class Texts:
     keypad_label: str
     keypad_display: str
     warning: str
+    device_notice: str
 
 
 def present(view: SessionView, loc: Localizer) -> Texts:
@@ -58,6 +60,7 @@ def present(view: SessionView, loc: Localizer) -> Texts:
         keypad_label=_keypad_label(view, loc),
         keypad_display=_keypad_display(view),
         warning=_warning(view, loc),
+        device_notice=" ".join(device_text(loc, d) for d in view.device_trouble),
     )
 
 
@@ -82,13 +85,23 @@ def present_line(line: Line, state: State, loc: Localizer) -> Row:
         status = loc.ngettext(
             "{seen} of {n} part", "{seen} of {n} parts", line.parts_total, seen=line.parts_seen
         )
-        detail = reason_text(loc, Reason.INCOMPLETE_SET)
+        missing = len(line.missing_parts)
+        detail = (
+            loc.ngettext(
+                "Part {parts} is missing: please place it on the pad too.",
+                "Parts {parts} are missing: please place them on the pad too.",
+                missing,
+                parts=", ".join(loc.number(p) for p in line.missing_parts),
+            )
+            if missing
+            else reason_text(loc, Reason.INCOMPLETE_SET)
+        )
     elif line.status is LineStatus.RETURNED:
         detail = destination_text(loc, line.destination or "shelf")
     elif line.status is LineStatus.SECURITY_FAILED:
         detail = loc._("Please lift this item and place it on the pad again.")
-    elif line.status is LineStatus.READING:
-        detail = ""
+    elif line.status in (LineStatus.READING, LineStatus.NOT_READ):
+        detail = reason_text(loc, line.reason) if line.status is LineStatus.NOT_READ else ""
     else:
         detail = reason_text(loc, line.reason)
     return Row(line.key, title, status, detail, TONE[line.status])

@@ -19,6 +19,7 @@ from kiosk.backends import make_backend
 from kiosk.circulation import CirculationBackend
 from kiosk.config import KioskConfig
 from kiosk.core import CoreSettings, KioskCore
+from kiosk.pad import PadRules
 from kiosk.session import Timing
 from kiosk.store import Store
 
@@ -40,6 +41,11 @@ def core_settings(config: KioskConfig) -> CoreSettings:
         pin_length_max=config.identify.pin_length_max,
         afi_in_library=config.security.afi_in_library,
         afi_on_loan=config.security.afi_on_loan,
+        pad=PadRules(
+            min_reads=config.rfid.min_reads,
+            min_rssi=config.rfid.min_rssi,
+            read_retries=config.rfid.read_retries,
+        ),
     )
 
 

@@ -46,6 +46,7 @@ class LineStatus(enum.StrEnum):
     RETURNED = "returned"
     NOT_RETURNED = "not_returned"
     SECURITY_FAILED = "security_failed"
+    NOT_READ = "not_read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class Line:
     due: dt.date | None = None
     parts_seen: int = 1
     parts_total: int = 1
+    missing_parts: tuple[int, ...] = ()  # part numbers not yet on the pad
     destination: str = ""
     server_text: str = ""
 
@@ -93,6 +95,7 @@ class SessionView:
     warning_s: int | None = None  # seconds left before logout, while the warning shows
     busy: bool = False
     session_no: int = 0
+    device_trouble: tuple[str, ...] = ()  # "rfid", "card_reader": not answering right now
 
     @property
     def lent(self) -> tuple[Line, ...]:
@@ -195,10 +198,17 @@ class Session:
             lines.append(line)
         self.update(now, lines=tuple(lines))
 
+    def remove_line(self, key: str, now: float) -> None:
+        lines = tuple(line for line in self._view.lines if line.key != key)
+        if len(lines) != len(self._view.lines):
+            self.update(now, lines=lines)
+
     def logout(self) -> None:
         """Back to idle with nothing of this patron left: a brand-new view."""
         self._view = SessionView(
-            language=self.default_language, session_no=self._view.session_no + 1
+            language=self.default_language,
+            session_no=self._view.session_no + 1,
+            device_trouble=self._view.device_trouble,  # the device is still broken
         )
         for observer in list(self._observers):
             observer(self._view)

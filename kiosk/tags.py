@@ -24,8 +24,9 @@ the same bytes): the basic block, the extension blocks, a 0 end marker when
 there are extensions, zero padding to whole 4-byte blocks. Memory after the
 end of the list and filler bytes carry no content and are not kept.
 
-ISO 28560-2 (DSFID 0x06, object identifiers) is recognised and reported as
-unsupported; a later decoder plugs in at `decode_tag`.
+ISO 28560-2 (DSFID 0x06, object identifiers) lives in `kiosk.tags_part2`;
+`decode_tag` hands such tags over to it and `encode_tag` does the same for a
+`LibraryTag` whose `standard` is "28560-2".
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 TagErrorKind = Literal["blank", "not_library", "damaged", "unsupported"]
+Standard = Literal["28560-3", "28560-2"]
+PART3: Final = "28560-3"
+PART2: Final = "28560-2"
 
 
 class TagError(Exception):
@@ -109,7 +113,12 @@ def reverse_blocks(data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class LibraryTag:
-    """The content of one ISO 28560-3 tag. Constructing an invalid one raises ValueError."""
+    """The content of one library tag (ISO 28560-3 or -2). An invalid one raises ValueError.
+
+    For part 2, `elements` (relative OID, compaction scheme, compacted data, offset
+    padding) is what `encode_tag` writes; the other fields are read from it. Build a
+    new part-2 tag with `kiosk.tags_part2.make_part2_tag`.
+    """
 
     item_id: str
     parts_in_item: int
@@ -121,13 +130,30 @@ class LibraryTag:
     extensions: tuple[tuple[int, bytes], ...] = ()  # (block id, data), raw
     reversed_blocks: bool = False  # the reader delivered each 4-byte block reversed
     length: int = LONG_TAG  # size of the basic block: 34, or 32 on small tags
+    standard: Standard = PART3
+    crc_ok: bool | None = True  # None where the standard has no CRC (part 2)
+    # Part 2 only, see above: (relative OID, scheme, data, filler or None: no offset byte).
+    elements: tuple[tuple[int, int, bytes, bytes | None], ...] = ()
 
     def __post_init__(self) -> None:
         # Normalise so that equality does not depend on list vs tuple or bytearray vs bytes.
         object.__setattr__(
             self, "extensions", tuple((ext_id, bytes(data)) for ext_id, data in self.extensions)
         )
+        object.__setattr__(
+            self,
+            "elements",
+            tuple(
+                (oid, scheme, bytes(d), None if pad is None else bytes(pad))
+                for oid, scheme, d, pad in self.elements
+            ),
+        )
         _validate(self)
+
+    @property
+    def block_order(self) -> str:
+        """ "reversed" when the reader delivered each 4-byte block reversed, else "normal"."""
+        return "reversed" if self.reversed_blocks else "normal"
 
     @property
     def isil(self) -> str:
@@ -143,10 +169,17 @@ class LibraryTag:
 
 
 def _validate(tag: LibraryTag) -> None:
-    if tag.version != SUPPORTED_VERSION:
-        raise ValueError(f"version {tag.version} is not supported (only {SUPPORTED_VERSION})")
-    if not 0 <= tag.type_of_usage <= 0x0F:
-        raise ValueError(f"type of usage {tag.type_of_usage} does not fit in 4 bits")
+    if tag.standard not in (PART3, PART2):
+        raise ValueError(f"standard {tag.standard!r} is neither {PART3} nor {PART2}")
+    if tag.standard == PART2:
+        # Part 2 has no fixed layout: the item ID is one data element (length in one byte).
+        _validate_common(tag, max_id_bytes=255)
+        return
+    _validate_common(tag, max_id_bytes=_ITEM_ID.stop - _ITEM_ID.start)
+    _validate_part3(tag)
+
+
+def _validate_common(tag: LibraryTag, max_id_bytes: int) -> None:
     if not 1 <= tag.parts_in_item <= 255:
         raise ValueError(f"number of parts {tag.parts_in_item} is not between 1 and 255")
     if not 1 <= tag.part_number <= tag.parts_in_item:
@@ -154,9 +187,20 @@ def _validate(tag: LibraryTag) -> None:
             f"part number {tag.part_number} is not between 1 and the number of parts "
             f"({tag.parts_in_item})"
         )
-    _validate_item_id(tag.item_id)
+    _validate_item_id(tag.item_id, max_id_bytes)
     if tag.country and not (len(tag.country) == 2 and _is_ascii_letters(tag.country)):
         raise ValueError(f"country {tag.country!r} is not two letters")
+    if not 0 <= tag.type_of_usage <= 0xFF:
+        raise ValueError(f"type of usage {tag.type_of_usage} does not fit in a byte")
+
+
+def _validate_part3(tag: LibraryTag) -> None:
+    if tag.elements:
+        raise ValueError("an ISO 28560-3 tag has no part-2 data elements")
+    if tag.version != SUPPORTED_VERSION:
+        raise ValueError(f"version {tag.version} is not supported (only {SUPPORTED_VERSION})")
+    if not 0 <= tag.type_of_usage <= 0x0F:
+        raise ValueError(f"type of usage {tag.type_of_usage} does not fit in 4 bits")
     if tag.length not in (LONG_TAG, SHORT_TAG):
         raise ValueError(f"tag length {tag.length} is neither {LONG_TAG} nor {SHORT_TAG}")
     room = tag.length - _OWNER_START
@@ -179,7 +223,7 @@ def _validate(tag: LibraryTag) -> None:
             )
 
 
-def _validate_item_id(item_id: str) -> None:
+def _validate_item_id(item_id: str, max_bytes: int) -> None:
     if not item_id:
         raise ValueError("the item ID is empty")
     # Control characters (NUL included) never belong in an identifier; forbidding them
@@ -190,8 +234,8 @@ def _validate_item_id(item_id: str) -> None:
         size = len(item_id.encode("utf-8"))
     except UnicodeEncodeError:
         raise ValueError(f"item ID {item_id!r} is not valid text") from None
-    if size > _ITEM_ID.stop - _ITEM_ID.start:
-        raise ValueError(f"item ID {item_id!r} is longer than 16 bytes")
+    if size > max_bytes:
+        raise ValueError(f"item ID {item_id!r} is longer than {max_bytes} bytes")
 
 
 def _is_ascii_letters(text: str) -> bool:
@@ -223,10 +267,9 @@ def decode_tag(data: bytes, *, dsfid: int = 0) -> LibraryTag:
     if not data or all(b == 0x00 for b in data) or all(b == 0xFF for b in data):
         raise TagError("blank", "the tag is blank: nothing has been written to it yet")
     if dsfid == DSFID_ISO_28560_2:
-        raise TagError(
-            "unsupported",
-            "the tag uses ISO 28560-2 (DSFID 0x06), which this kiosk does not support yet",
-        )
+        from kiosk.tags_part2 import decode_part2  # imported late: it imports this module
+
+        return decode_part2(data)
     attempts: list[_Attempt] = []
     for candidate, reversed_ in ((data, False), (reverse_blocks(data), True)):
         try:
@@ -341,6 +384,10 @@ def encode_tag(tag: LibraryTag, *, length: int | None = None) -> bytes:
     `length` overrides `tag.length` (34 or 32); by default the tag's own length is kept
     so that decode_tag(encode_tag(t)) == t.
     """
+    if tag.standard == PART2:
+        from kiosk.tags_part2 import encode_part2
+
+        return encode_part2(tag)
     if length is not None and length != tag.length:
         tag = replace(tag, length=length)  # re-validates: the owner must fit
     basic = bytearray(tag.length)

@@ -95,6 +95,7 @@ class KioskApp(App):
     keypad_label = StringProperty("")
     keypad_display = StringProperty("")
     warning = StringProperty("")
+    device_notice = StringProperty("")
     rows = ListProperty()
     library_name = StringProperty("")
     dev_tray_open = BooleanProperty(False)

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_ils.add_argument("--charset", default="utf-8", help="SIP2 character set (cp850, ...)")
     demo_ils.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
     _add_sip2_parser(sub)
+    _add_rfid_parser(sub)
     return parser
 
 
@@ -406,6 +407,51 @@ def cmd_sip2(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _add_rfid_parser(sub: argparse._SubParsersAction) -> None:
+    """`kiosk rfid decode|encode`: the technician's look at library tag data (ISO 28560)."""
+    rfid = sub.add_parser(
+        "rfid",
+        help="decode or encode library RFID tag data (ISO 28560)",
+        description='Exit 0 when it worked (a blank tag too: standard "blank"), 1 for a tag '
+        "that cannot be decoded (reason on stderr), 2 for bad hex or arguments.",
+    )
+    actions = rfid.add_subparsers(dest="rfid_action", metavar="ACTION", required=True)
+    decode = actions.add_parser("decode", help="print one JSON object describing the tag")
+    decode.add_argument("hex", metavar="HEX", help="the tag's user memory, from block 0")
+    decode.add_argument(
+        "--dsfid", default="0", metavar="N", help="the tag's DSFID (0x06 for ISO 28560-2)"
+    )
+    encode = actions.add_parser("encode", help="print the user memory for an item, as hex")
+    encode.add_argument("--item-id", required=True, metavar="ID")
+    encode.add_argument("--country", metavar="CC", help="country of the owner library (SI)")
+    encode.add_argument("--isil", metavar="ISIL", help="owner library: SI-50100 or 50100")
+    encode.add_argument("--parts", type=int, default=1, metavar="N", help="parts in the item")
+    encode.add_argument("--part", type=int, default=1, metavar="K", help="this part's number")
+    encode.add_argument("--part2", action="store_true", help="ISO 28560-2 instead of part 3")
+
+
+def cmd_rfid(args: argparse.Namespace) -> int:
+    from kiosk import rfid_tool
+
+    if args.rfid_action == "decode":
+        outcome = rfid_tool.run_decode(args.hex, args.dsfid)
+    else:
+        outcome = rfid_tool.run_encode(
+            args.item_id,
+            country=args.country,
+            isil=args.isil,
+            parts=args.parts,
+            part=args.part,
+            part2=args.part2,
+        )
+    if outcome.data is not None:
+        text = outcome.data["hex"] if args.rfid_action == "encode" else json.dumps(outcome.data)
+        print(text, flush=True)
+    if outcome.error:
+        print(f"kiosk rfid: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -414,6 +460,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "demo-ils": cmd_demo_ils,
     "sip2": cmd_sip2,
+    "rfid": cmd_rfid,
 }
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def test_doctor_exit_codes_for_degraded_and_invalid(tmp_path: Path) -> None:
     degraded = kiosk("doctor", "--config", str(config), "--json")
     assert degraded.returncode == 1
     rfid = next(c for c in json.loads(degraded.stdout)["checks"] if c["name"] == "RFID reader")
-    assert rfid["status"] == "failed" and "feig" in rfid["detail"]
+    assert rfid["status"] == "failed" and "/dev/ttyUSB9" in rfid["detail"]
     bad = tmp_path / "bad.toml"
     bad.write_text("[kiosk]\nnmae = 'x'\n")
     invalid = kiosk("doctor", "--config", str(bad), "--json")

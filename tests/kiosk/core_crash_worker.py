@@ -35,9 +35,11 @@ def main(data_dir: str, over_sip2: bool) -> None:
         for tag in tags:
             pad.place(tag.uid, tag.data)
             core.poll_devices()
+        core.poll_devices()  # the pad trusts a tag after rfid.min_reads inventories
         core.logout()
         print("borrowed", flush=True)
         core.begin_return()
+        core.poll_devices()
         core.poll_devices()
         core.logout()
         pad.clear()

@@ -77,16 +77,22 @@ def plain_items() -> list[SampleItem]:
     ]
 
 
+def settle(rt: Runtime) -> None:
+    """Poll as often as the pad needs to trust what it sees (rfid.min_reads)."""
+    for _ in range(rt.config.rfid.min_reads):
+        rt.core.poll_devices()
+
+
 def place(rt: Runtime, *items: SampleItem) -> None:
     for item in items:
         for tag in tags_of(item):
             pad(rt).place(tag.uid, tag.data)
-    rt.core.poll_devices()
+    settle(rt)
 
 
 def log_in(rt: Runtime, card: str = ANA) -> None:
     cards(rt).tap(card)
-    rt.core.poll_devices()
+    settle(rt)
     assert rt.core.view.state is State.IDENTIFY
     assert rt.core.view.keypad.stage == "pin" and rt.core.view.keypad.card_known
     for digit in pin_of(card):
@@ -157,7 +163,7 @@ def test_keypad_card_number_and_pin_with_a_wrong_pin_first(rt: Runtime) -> None:
 
 def test_short_pin_is_cleared_with_a_prompt(rt: Runtime) -> None:
     cards(rt).tap(ANA)
-    rt.core.poll_devices()
+    settle(rt)
     rt.core.keypad_digit("1")
     rt.core.keypad_ok()
     view = rt.core.view
@@ -172,7 +178,7 @@ def test_refused_cards_get_a_reason_and_stay_on_identify(
     rt: Runtime, card: str, reason: Reason
 ) -> None:
     cards(rt).tap(card)
-    rt.core.poll_devices()
+    settle(rt)
     # Told at once, before any PIN is asked for; the keypad is back to the card number.
     view = rt.core.view
     assert view.state is State.IDENTIFY
@@ -192,7 +198,7 @@ def test_two_part_set_waits_for_both_parts_and_lends_once(rt: Runtime) -> None:
     item = next(i for i in SAMPLE_ITEMS if i.parts == 2)
     first, second = tags_of(item)
     pad(rt).place(first.uid, first.data)
-    rt.core.poll_devices()
+    settle(rt)
     waiting = line(rt, item.item_id)
     assert (waiting.status, waiting.parts_seen, waiting.parts_total) == (
         LineStatus.WAITING_PARTS,
@@ -202,7 +208,7 @@ def test_two_part_set_waits_for_both_parts_and_lends_once(rt: Runtime) -> None:
     assert not [e for e in rt.store.entries() if e.kind == "checkout"]
     assert pad(rt).afi_of(first.uid) == AFI_IN_LIBRARY
     pad(rt).place(second.uid, second.data)
-    rt.core.poll_devices()
+    settle(rt)
     assert line(rt, item.item_id).status is LineStatus.LENT
     assert [pad(rt).afi_of(t.uid) for t in (first, second)] == [AFI_ON_LOAN, AFI_ON_LOAN]
     assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
@@ -233,7 +239,7 @@ def test_tags_that_are_not_library_items(rt: Runtime) -> None:
     odd = [t for t in demo_tags() if not t.item_id]
     for tag in odd:
         pad(rt).place(tag.uid, tag.data)
-    rt.core.poll_devices()
+    settle(rt)
     reasons = {line.key: line.reason for line in rt.core.view.lines}
     by_label = {t.label: reasons[f"uid:{t.uid.hex()}"] for t in odd}
     assert by_label["damaged tag (bad CRC)"] is Reason.DAMAGED_TAG
@@ -248,14 +254,14 @@ def test_same_item_twice_is_lent_once(rt: Runtime) -> None:
     item = plain_items()[0]
     place(rt, item)
     pad(rt).lift(item.tag_uids[0])
-    rt.core.poll_devices()
+    settle(rt)
     place(rt, item)  # placed again in the same session
-    rt.core.poll_devices()
+    settle(rt)
     assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
     # A second tag claiming the same item and part: a copied label.
     tag = tags_of(item)[0]
     pad(rt).place(bytes.fromhex("E0040100DEADBEEF"), tag.data)
-    rt.core.poll_devices()
+    settle(rt)
     assert rt.core.view.notice is not None
     assert rt.core.view.notice.reason is Reason.DUPLICATE_TAG
     assert len([e for e in rt.store.entries() if e.kind == "checkout"]) == 1
@@ -323,7 +329,7 @@ def test_timeout_warns_then_wipes(rt: Runtime, clock: FakeClock) -> None:
     assert rt.store.counters()["sessions_timed_out"] == 1
     # The next patron starts clean: the books still on the pad are theirs to borrow.
     log_in(rt, next(p.card for p in SAMPLE_PATRONS if p.name.startswith("Petra")))
-    rt.core.poll_devices()
+    settle(rt)
     assert line(rt, plain_items()[0].item_id).reason is Reason.ON_LOAN_TO_OTHER
 
 
@@ -469,3 +475,43 @@ def test_replay_waits_while_circulation_is_offline(tmp_path: Path) -> None:
         server.stop()
         store.close()
         library.close()
+
+
+def test_the_patron_is_told_which_part_is_missing(rt: Runtime) -> None:
+    log_in(rt)
+    item = next(i for i in SAMPLE_ITEMS if i.parts == 2)
+    second = tags_of(item)[1]
+    pad(rt).place(second.uid, second.data)
+    settle(rt)
+    waiting = line(rt, item.item_id)
+    assert (waiting.status, waiting.missing_parts) == (LineStatus.WAITING_PARTS, (1,))
+
+
+def test_a_book_whose_memory_fails_asks_to_be_moved_then_is_lent(rt: Runtime) -> None:
+    log_in(rt)
+    item = plain_items()[0]
+    tag = tags_of(item)[0]
+    pad(rt).place(tag.uid, b"")  # answers the inventory, but its memory read fails
+    for _ in range(rt.config.rfid.min_reads + rt.config.rfid.read_retries):
+        rt.core.poll_devices()
+    stuck = line(rt, f"uid:{tag.uid.hex()}")
+    assert (stuck.status, stuck.reason) == (LineStatus.NOT_READ, Reason.TAG_NOT_READ)
+    pad(rt).place(tag.uid, tag.data)  # moved slightly: now it reads
+    settle(rt)
+    assert line(rt, item.item_id).status is LineStatus.LENT
+    assert not [ln for ln in rt.core.view.lines if ln.key.startswith("uid:")]
+
+
+def test_an_unplugged_reader_is_reported_and_the_rest_keeps_working(rt: Runtime) -> None:
+    log_in(rt)
+    pad(rt).set_unplugged(True)
+    settle(rt)
+    assert rt.core.view.device_trouble == ("rfid",)
+    rt.core.finish()  # the patron can still finish, see the summary and log out
+    rt.core.logout()
+    assert rt.core.view.device_trouble == ("rfid",)  # still broken for the next patron
+    pad(rt).set_unplugged(False)
+    log_in(rt)
+    place(rt, plain_items()[0])
+    assert rt.core.view.device_trouble == ()
+    assert line(rt, plain_items()[0].item_id).status is LineStatus.LENT

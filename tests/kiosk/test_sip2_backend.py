@@ -1099,7 +1099,8 @@ def test_the_kiosk_lends_and_returns_over_sip2(tmp_path: Path) -> None:
             for tag in demo_tags():
                 if tag.item_id in {i.item_id for i in items}:
                     pad.place(tag.uid, tag.data)
-            rt.core.poll_devices()
+            for _ in range(rt.config.rfid.min_reads):
+                rt.core.poll_devices()
 
         def line(item: SampleItem) -> Any:
             return next(ln for ln in rt.core.view.lines if ln.key == item.item_id)

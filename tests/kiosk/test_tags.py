@@ -225,12 +225,13 @@ def test_not_library() -> None:
     assert err.value.kind == "not_library"
 
 
-def test_part_2_is_reported_unsupported() -> None:
+def test_part_3_bytes_under_the_part_2_dsfid_are_damaged() -> None:
+    # DSFID 0x06 sends the tag to the part-2 decoder (tests/kiosk/test_tags_part2.py).
     raw = build_basic(item=b"123")
     with pytest.raises(TagError) as err:
         decode_tag(raw, dsfid=DSFID_ISO_28560_2)
-    assert err.value.kind == "unsupported"
-    assert "28560-2" in str(err.value) and "not support" in str(err.value)
+    assert err.value.kind == "damaged"
+    assert "28560-2" in str(err.value)
 
 
 def test_crc_mismatch_is_damaged() -> None:
