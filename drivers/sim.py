@@ -1,27 +1,31 @@
 """Simulated peripherals for the demo, the developer tray and the tests.
 
-They live in memory and answer at once. The UI thread places tags and taps
-cards while a worker thread polls, so every method takes the same lock.
-Faults a technician meets in the field can be switched on: an unplugged
-reader, a failing AFI write, a tag lifted before the write.
+The simulated RFID pad is not a shortcut around the driver: it is an emulated
+FEIG reader on a pty (`drivers.emulators`) with the real `FeigReader` talking
+to it, so the demo and the tests send and parse the same bytes as a kiosk
+with a reader on its serial port. The tray and the tests change what lies in
+the field; the core polls through the driver. Faults a technician meets in
+the field can be switched on: an unplugged reader, a failing AFI write, a tag
+that answers but cannot be read, a tag lifted before the write.
+
+The card reader is simpler: card numbers queued in memory.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from collections import deque
-from dataclasses import dataclass
+from pathlib import Path
 
 from drivers.base import CardRead, DeviceError, TagRead
+from drivers.emulators.feig import FeigEmulator
+from drivers.emulators.field import RfidField
+from drivers.feig import FeigReader
 
 UID_LENGTH = 8  # ISO 15693 UIDs are 64 bits
-
-
-@dataclass
-class _FieldTag:
-    data: bytes
-    afi: int
-    dsfid: int
+TIMEOUT_S = 0.3  # an emulator on a pty answers in well under a millisecond
 
 
 def _check_byte(name: str, value: int) -> None:
@@ -29,19 +33,29 @@ def _check_byte(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a byte (0-255), not {value}")
 
 
-def _uid_text(uid: bytes) -> str:
-    return uid.hex().upper()
-
-
 class SimTagReader:
-    """An RFID reader whose field holds whatever `place` put there. Implements TagReader."""
+    """An emulated FEIG reader with its field, read through the real driver. A TagReader."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._field: dict[bytes, _FieldTag] = {}  # insertion order = order of placing
-        self._failing_writes = 0
+        self.field = RfidField()
+        self._placed: dict[bytes, TagRead] = {}  # what the tray put there, for its display
+        self._emulator = FeigEmulator(self.field)
+        # The driver opens a stable path, as udev gives a real reader one; replugging points
+        # it at a new pty, as a reader plugged back in gets a new device behind the same name.
+        self._dir = tempfile.TemporaryDirectory(prefix="kiosk-sim-rfid-")
+        self._link = Path(self._dir.name) / "reader"
+        self._plug()
+        self._reader = FeigReader(str(self._link), timeout_s=TIMEOUT_S)
         self._unplugged = False
         self._closed = False
+
+    def _plug(self) -> None:
+        path = self._emulator.open_pty()
+        tmp = self._link.with_suffix(".new")
+        tmp.unlink(missing_ok=True)
+        os.symlink(path, tmp)
+        os.replace(tmp, self._link)
 
     # --- the developer tray and the tests -------------------------------------------------
 
@@ -53,89 +67,81 @@ class SimTagReader:
         _check_byte("AFI", afi)
         _check_byte("DSFID", dsfid)
         with self._lock:
-            self._field[uid] = _FieldTag(bytes(data), afi, dsfid)
+            self.field.place(uid, bytes(data), afi=afi, dsfid=dsfid)
+            self._placed[uid] = TagRead(uid=uid, data=bytes(data), afi=afi, dsfid=dsfid)
 
     def lift(self, uid: bytes) -> None:
         """Take a tag out of the field (nothing happens when it is not there)."""
         with self._lock:
-            self._field.pop(bytes(uid), None)
+            self.field.lift(bytes(uid))
+            self._placed.pop(bytes(uid), None)
 
     def clear(self) -> None:
         with self._lock:
-            self._field.clear()
+            self.field.clear()
+            self._placed.clear()
 
     def tags(self) -> list[TagRead]:
-        """What is in the field now, regardless of faults (for the tray's own display)."""
+        """What is in the field now, as placed (for the tray's own display)."""
         with self._lock:
-            return self._snapshot()
+            return list(self._placed.values())
 
     def afi_of(self, uid: bytes) -> int:
-        with self._lock:
-            return self._tag(bytes(uid)).afi
+        try:
+            return self.field.tag(bytes(uid)).afi
+        except Exception:
+            raise DeviceError(f"tag left the field (UID {bytes(uid).hex().upper()})") from None
+
+    def make_unreadable(self, uid: bytes, flag: bool = True) -> None:
+        """The tag answers inventories, but reading its memory fails (a book badly placed)."""
+        self.field.make_unreadable(bytes(uid), flag)
 
     def fail_next_writes(self, n: int) -> None:
-        """Make the next `n` write_afi calls fail as a real RF write error would."""
-        if n < 0:
-            raise ValueError(f"the number of failing writes cannot be negative ({n})")
-        with self._lock:
-            self._failing_writes = n
+        """Make the next `n` writes fail as a real RF write error would."""
+        self.field.fail_next_write(n)
 
     def set_unplugged(self, flag: bool) -> None:
-        """While unplugged, inventory and write_afi fail as with a disconnected reader."""
+        """Unplug (the pty goes away) or plug the reader back in (a new pty, same path)."""
         with self._lock:
+            if flag and not self._unplugged:
+                self._emulator.stop()
+            elif not flag and self._unplugged:
+                self._plug()
             self._unplugged = flag
 
-    # --- TagReader ---------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._reader.state
+
+    # --- TagReader: through the real driver ------------------------------------------------
 
     def inventory(self) -> list[TagRead]:
-        with self._lock:
-            self._check_answering()
-            return self._snapshot()
+        self._check_open()
+        return self._reader.inventory()
 
     def write_afi(self, uid: bytes, afi: int) -> None:
         _check_byte("AFI", afi)
-        uid = bytes(uid)
-        with self._lock:
-            self._check_answering()
-            # An unplugged reader never reaches a tag, so it does not use up a planned failure.
-            if self._failing_writes:
-                self._failing_writes -= 1
-                raise DeviceError(f"writing the AFI of tag {_uid_text(uid)} failed")
-            self._tag(uid).afi = afi
+        self._check_open()
+        self._reader.write_afi(bytes(uid), afi)
 
     def describe(self) -> str:
-        with self._lock:
-            if self._closed:
-                state = "closed"
-            elif self._unplugged:
-                state = "unplugged"
-            else:
-                state = f"{len(self._field)} tag(s) in the field"
-            return f"simulated RFID reader (sim:), {state}"
+        if self._closed:
+            return "simulated RFID reader (sim:), closed"
+        where = "unplugged" if self._unplugged else f"{len(self.field)} tag(s) in the field"
+        return f"simulated RFID reader (sim:, emulated FEIG on a pty), {where}"
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
+            self._reader.close()
+            self._emulator.stop()
+            self._dir.cleanup()
 
-    # --- inside the lock ---------------------------------------------------------------
-
-    def _check_answering(self) -> None:
+    def _check_open(self) -> None:
         if self._closed:
             raise DeviceError("the simulated RFID reader is closed")
-        if self._unplugged:
-            raise DeviceError("reader not answering (the simulated reader is unplugged)")
-
-    def _tag(self, uid: bytes) -> _FieldTag:
-        try:
-            return self._field[uid]
-        except KeyError:
-            raise DeviceError(f"tag left the field (UID {_uid_text(uid)})") from None
-
-    def _snapshot(self) -> list[TagRead]:
-        return [
-            TagRead(uid=uid, data=tag.data, afi=tag.afi, dsfid=tag.dsfid)
-            for uid, tag in self._field.items()
-        ]
 
 
 class SimCardReader:

@@ -25,6 +25,7 @@ class Reason(enum.StrEnum):
     CARD_BLOCKED = "card_blocked"
     CARD_EXPIRED = "card_expired"
     FEES_OVER_LIMIT = "fees_over_limit"
+    INVALID_CARD_NUMBER = "invalid_card_number"  # refused by the card rules, never sent
     # Items
     UNKNOWN_ITEM = "unknown_item"
     LOAN_LIMIT = "loan_limit"

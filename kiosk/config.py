@@ -47,6 +47,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError, PydanticUndefined
 
 from drivers.registry import KNOWN_CARD_READER_SCHEMES, KNOWN_TAG_READER_SCHEMES
+from kiosk.cardid import CheckDigit, UidFormat, UidOrder
 
 APP_NAME = "library-kiosk"
 MAX_REPORTED_PROBLEMS = 5
@@ -300,6 +301,81 @@ class SessionSection(_Section):
         return self
 
 
+def _only_separators(value: str) -> str:
+    # Letters or digits here would silently cut pieces out of every card number.
+    if any(not (c == " " or (c.isascii() and c.isprintable() and not c.isalnum())) for c in value):
+        raise _problem(f'may hold only spaces and punctuation such as " -./", got {_show(value)}')
+    return value
+
+
+Separators = Annotated[str, AfterValidator(_only_separators)]
+
+
+class CardIdSection(_Section):
+    """How card numbers and card chip numbers are turned into what the library system
+    expects, before it sees them. The defaults pass cards on unchanged."""
+
+    prefix: str = _field(
+        "",
+        'prefix printed on the cards, e.g. "MB"; dropped before the library system sees it',
+        pattern=r"^[A-Za-z0-9]{0,8}$",
+        rule="up to 8 letters A-Z and digits",
+    )
+    require_prefix: bool = _field(
+        False,
+        "refuse scanned numbers without the prefix (typed numbers never need it)",
+        rule="needs `prefix`",
+    )
+    keep_prefix: bool = _field(
+        False, "pass the prefix on to the library system", rule="needs `prefix`"
+    )
+    remove: Separators = _field(
+        "",
+        'characters dropped anywhere in a number, e.g. " -"',
+        rule="spaces and punctuation only",
+    )
+    check_digit: CheckDigit = _field("none", "rule by which the last digit checks the others")
+    uid_order: UidOrder = _field(
+        "as_read", 'byte order of chip numbers (NFC); "reversed" when the register stores LSB first'
+    )
+    uid_format: UidFormat = _field(
+        "hex", 'chip numbers as hex or as one decimal number ("decimal")'
+    )
+    pad_to: int = _field(
+        0,
+        "left-pad numbers with zeros to this many digits (0 = no padding)",
+        ge=0,
+        le=64,
+        rule="at most `max_length`",
+    )
+    min_length: int = _field(1, "fewest characters in a card number", ge=1, le=64)
+    max_length: int = _field(
+        32, "most characters in a card number", ge=1, le=64, rule="at least `min_length`"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CardIdSection:
+        for flag in ("require_prefix", "keep_prefix"):
+            if getattr(self, flag) and not self.prefix:
+                raise _problem(
+                    f'needs identify.card.prefix (it is ""); set the prefix or leave {flag} false',
+                    key=flag,
+                )
+        if self.max_length < self.min_length:
+            raise _problem(
+                f"must be at least identify.card.min_length = {self.min_length}, "
+                f"got {self.max_length}",
+                key="max_length",
+            )
+        if self.pad_to > self.max_length:
+            raise _problem(
+                f"must be at most identify.card.max_length = {self.max_length} "
+                f"(or every padded number would be too long), got {self.pad_to}",
+                key="pad_to",
+            )
+        return self
+
+
 class IdentifySection(_Section):
     """How patrons identify themselves."""
 
@@ -311,6 +387,7 @@ class IdentifySection(_Section):
     pin_length_max: int = _field(
         8, "most digits in a PIN", ge=3, le=12, rule="at least `pin_length_min`"
     )
+    card: CardIdSection = _field(CardIdSection, "how card numbers are normalised")
 
     @model_validator(mode="after")
     def _consistent(self) -> IdentifySection:

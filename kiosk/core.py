@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from drivers.base import CardReader, DeviceError, TagRead, TagReader
+from kiosk.cardid import CardIdError, CardRules, normalise
 from kiosk.circulation import (
     BackendUnavailable,
     CheckinResult,
@@ -48,6 +49,7 @@ class CoreSettings:
     pin_length_min: int = 4
     pin_length_max: int = 8
     card_length_max: int = 20
+    card_rules: CardRules = field(default_factory=CardRules)  # applied before the ILS sees a card
     afi_in_library: int = 0x07
     afi_on_loan: int = 0xC2
     pad: PadRules = field(default_factory=PadRules)
@@ -138,8 +140,10 @@ class KioskCore:
                 self._wipe()
 
     # --- identification ----------------------------------------------------------
-    def card_presented(self, card: str) -> None:
-        """A card was tapped or scanned (from the card reader or the developer tray)."""
+    def card_presented(self, card: str, source: str = "") -> None:
+        """A card was tapped or scanned (from the card reader or the developer tray).
+
+        `source` is the reader's kind (CardRead.source): "nfc" delivers a chip UID."""
         with self._lock:
             card = card.strip()
             if not card or self.session.state not in (State.IDLE, State.IDENTIFY):
@@ -147,7 +151,10 @@ class KioskCore:
                 return
             if self.session.state is State.IDLE:
                 self.session.go(State.IDENTIFY, self._clock())
-            self._card = card
+            normalised = self._normalised_card(card, source, self.settings.card_rules)
+            if normalised is None:
+                return
+            self._card = normalised
             self._pin = ""
             if not self.settings.require_pin:
                 self._identify()
@@ -188,6 +195,12 @@ class KioskCore:
             if keypad.stage == "card":
                 if not self._card:
                     return
+                # The keypad has no letters, so a typed number cannot carry the prefix.
+                rules = replace(self.settings.card_rules, require_prefix=False)
+                normalised = self._normalised_card(self._card, "keypad", rules)
+                if normalised is None:
+                    return
+                self._card = normalised
                 if not self.settings.require_pin:
                     self._identify()
                 elif self._card_accepted():
@@ -213,6 +226,18 @@ class KioskCore:
             ),
             notice=None,
         )
+
+    def _normalised_card(self, raw: str, source: str, rules: CardRules) -> str | None:
+        """The card as the library system expects it; None (and a notice) when the rules
+        refuse it, so nothing is sent."""
+        try:
+            return normalise(raw, source, rules)
+        except CardIdError as exc:
+            # The reason never repeats the number; the log gets only its keyed hash.
+            log.info("card %s (%s) refused by the card rules: %s", redact(raw), source, exc)
+            self.store.increment("card_number_invalid")
+            self._reject_identity(Reason.INVALID_CARD_NUMBER, keep_card=False)
+            return None
 
     def _card_accepted(self) -> bool:
         """Before asking for a PIN, tell the patron at once if the card itself is refused."""
@@ -280,7 +305,7 @@ class KioskCore:
             else:
                 self._device_works("card_reader")
             if card is not None:
-                self.card_presented(card.card)
+                self.card_presented(card.card, source=card.source)
             if self.session.state not in (State.CHECKOUT, State.RETURN):
                 return
             try:

@@ -55,6 +55,7 @@ _REASON_TEXT: dict[Reason, str] = {
         "The library system is not answering right now. "
         "Please try again in a moment or ask at the desk."
     ),
+    Reason.INVALID_CARD_NUMBER: N_("This card number is not valid. Please check it and try again."),
     Reason.OTHER: N_("This did not work. Please ask at the desk."),
 }
 

@@ -16,6 +16,7 @@ from drivers.base import CardReader, TagReader
 from drivers.registry import open_card_reader, open_tag_reader
 from kiosk import privacy
 from kiosk.backends import make_backend
+from kiosk.cardid import CardRules
 from kiosk.circulation import CirculationBackend
 from kiosk.config import KioskConfig
 from kiosk.core import CoreSettings, KioskCore
@@ -39,6 +40,7 @@ def core_settings(config: KioskConfig) -> CoreSettings:
         typed_card_number="keypad" in config.identify.methods,
         pin_length_min=config.identify.pin_length_min,
         pin_length_max=config.identify.pin_length_max,
+        card_rules=CardRules(**config.identify.card.model_dump()),
         afi_in_library=config.security.afi_in_library,
         afi_on_loan=config.security.afi_on_loan,
         pad=PadRules(

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_ils.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
     _add_sip2_parser(sub)
     _add_rfid_parser(sub)
+    _add_devices_parser(sub)
     return parser
 
 
@@ -428,11 +429,27 @@ def _add_rfid_parser(sub: argparse._SubParsersAction) -> None:
     encode.add_argument("--parts", type=int, default=1, metavar="N", help="parts in the item")
     encode.add_argument("--part", type=int, default=1, metavar="K", help="this part's number")
     encode.add_argument("--part2", action="store_true", help="ISO 28560-2 instead of part 3")
+    scan = actions.add_parser(
+        "scan",
+        help="show the tags on a reader's pad, decoded, with their security state",
+        description="Refreshes until Ctrl-C (printing changes), or once with --once. Exit 1 "
+        "when the reader cannot be opened or does not answer, 2 for a usage error.",
+    )
+    scan.add_argument("--reader", required=True, metavar="URL", help="e.g. feig:/dev/ttyUSB0")
+    scan.add_argument("--once", action="store_true", help="one inventory, then exit")
+    scan.add_argument("--json", action="store_true", help="one JSON object per inventory")
+    scan.add_argument(
+        "--interval", type=float, default=0.5, metavar="S", help="seconds between inventories"
+    )
+    scan.add_argument("--afi-on-loan", default="0xC2", metavar="AFI", help="default 0xC2")
+    scan.add_argument("--afi-in-library", default="0x07", metavar="AFI", help="default 0x07")
 
 
 def cmd_rfid(args: argparse.Namespace) -> int:
     from kiosk import rfid_tool
 
+    if args.rfid_action == "scan":
+        return _rfid_scan(args)
     if args.rfid_action == "decode":
         outcome = rfid_tool.run_decode(args.hex, args.dsfid)
     else:
@@ -452,6 +469,56 @@ def cmd_rfid(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _rfid_scan(args: argparse.Namespace) -> int:
+    from kiosk import rfid_tool
+
+    if not args.debug:
+        # The driver logs each failed attempt; the one-line reason says it all.
+        logging.getLogger("drivers").setLevel(logging.ERROR)
+    try:
+        options = rfid_tool.check_scan_options(
+            args.reader,
+            interval_s=args.interval,
+            afi_on_loan=args.afi_on_loan,
+            afi_in_library=args.afi_in_library,
+            once=args.once,
+            as_json=args.json,
+        )
+    except rfid_tool.UsageError as exc:
+        print(f"kiosk rfid: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        outcome = rfid_tool.run_scan(options, sys.stdout)
+    except KeyboardInterrupt:
+        return EXIT_OK  # Ctrl-C is how a live scan ends
+    if outcome.error:
+        print(f"kiosk rfid: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _add_devices_parser(sub: argparse._SubParsersAction) -> None:
+    devices = sub.add_parser(
+        "devices",
+        help="list attached serial ports, USB, NFC readers, scanners and printers",
+        description="Lists what is attached and which configured device URL matches each. "
+        "Exit 0 when the listing worked, 2 for a bad configuration file.",
+    )
+    devices.add_argument("--config", type=Path, default=None, metavar="PATH")
+    devices.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from kiosk import devices_tool
+
+    config = devices_tool.load_devices_config(args.config or default_config_path())
+    listing = devices_tool.list_devices(config.devices)
+    if args.json:
+        print(json.dumps(listing, ensure_ascii=False))
+    else:
+        print(devices_tool.render_text(listing))
+    return EXIT_OK
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -461,6 +528,7 @@ COMMANDS = {
     "demo-ils": cmd_demo_ils,
     "sip2": cmd_sip2,
     "rfid": cmd_rfid,
+    "devices": cmd_devices,
 }
 
 if __name__ == "__main__":

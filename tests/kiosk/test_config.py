@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -524,3 +525,85 @@ def test_misspelt_secret_key_does_not_echo_the_secret(tmp_path: Path) -> None:
     message = config_error(tmp_path, MINIMAL_SIP2 + 'pasword = "hunter2"\n')
     assert 'backend.sip2.pasword: unknown key (did you mean "password"?)' in message
     assert "hunter2" not in message
+
+
+# --- [identify.card]: how card numbers reach the library system ------------------------------
+
+
+def test_card_rules_default_to_passing_cards_unchanged(tmp_path: Path) -> None:
+    from kiosk.cardid import CardRules, normalise
+
+    card = load_config(write(tmp_path, ""), environ={}).identify.card
+    rules = CardRules(**card.model_dump())
+    assert rules == CardRules()
+    assert normalise("0100123456", "sim", rules) == "0100123456"
+    assert normalise("04A1B2C3", "nfc", rules) == "04A1B2C3"
+
+
+def test_card_rules_table_is_read(tmp_path: Path) -> None:
+    text = (
+        "[identify.card]\n"
+        'prefix = "MB"\nrequire_prefix = true\nkeep_prefix = false\nremove = " -"\n'
+        'check_digit = "luhn"\nuid_order = "reversed"\nuid_format = "decimal"\n'
+        "pad_to = 10\nmin_length = 4\nmax_length = 12\n"
+    )
+    card = load_config(write(tmp_path, text), environ={}).identify.card
+    assert (card.prefix, card.require_prefix, card.keep_prefix, card.remove) == (
+        "MB",
+        True,
+        False,
+        " -",
+    )
+    assert (card.check_digit, card.uid_order, card.uid_format) == ("luhn", "reversed", "decimal")
+    assert (card.pad_to, card.min_length, card.max_length) == (10, 4, 12)
+
+
+def test_the_commented_card_rules_example_is_valid() -> None:
+    """The example in example-branch.toml works when a technician uncomments it."""
+    lines = EXAMPLE_BRANCH.read_text(encoding="utf-8").splitlines()
+    start = lines.index("# [identify.card]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line[2:])
+    data = tomllib.loads("\n".join(block))
+    config = parse_config(data, source=EXAMPLE_BRANCH, environ={})
+    assert config.identify.card.prefix == "MB" and config.identify.card.pad_to == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('prefix = "M-B"\n', ["identify.card.prefix: must be up to 8 letters", '"M-B"']),
+        ('prefix = "MARIBOR12"\n', ["identify.card.prefix: must be up to 8 letters"]),
+        ("require_prefix = true\n", ["identify.card.require_prefix: needs identify.card.prefix"]),
+        ("keep_prefix = true\n", ["identify.card.keep_prefix: needs identify.card.prefix"]),
+        ('prefix = "MB"\nkeep_prefix = "yes"\n', ["identify.card.keep_prefix: must be true or"]),
+        ('remove = " 0"\n', ["identify.card.remove: may hold only spaces and punctuation"]),
+        ('remove = "\\t"\n', ["identify.card.remove: may hold only spaces and punctuation"]),
+        ('check_digit = "crc"\n', ['identify.card.check_digit: must be one of "none", "luhn"']),
+        ('uid_order = "lsb"\n', ['identify.card.uid_order: must be one of "as_read"']),
+        ('uid_format = "dec"\n', ['identify.card.uid_format: must be one of "hex", "decimal"']),
+        ("pad_to = 65\n", ["identify.card.pad_to: must be between 0 and 64", "got 65"]),
+        ('pad_to = "10"\n', ["identify.card.pad_to: must be a whole number", "without quotes"]),
+        ("pad_to = 40\n", ["identify.card.pad_to: must be at most identify.card.max_length"]),
+        ("min_length = 0\n", ["identify.card.min_length: must be between 1 and 64"]),
+        (
+            "min_length = 12\nmax_length = 10\n",
+            ["identify.card.max_length: must be at least identify.card.min_length = 12"],
+        ),
+        ('prefx = "MB"\n', ["identify.card.prefx: unknown key", 'mean "prefix"', "uid_order"]),
+    ],
+)
+def test_card_rules_mistakes_name_key_and_expectation(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    message = config_error(tmp_path, "[identify.card]\n" + text)
+    assert len(message.splitlines()) == 1, message
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_card_rules_must_be_a_table(tmp_path: Path) -> None:
+    assert "identify.card: must be a table" in config_error(tmp_path, "[identify]\ncard = 5\n")

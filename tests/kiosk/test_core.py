@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.base import CardRead
 from drivers.sim import SimCardReader, SimTagReader
 from kiosk.backends.demo_data import (
     ANA,
@@ -491,12 +492,13 @@ def test_a_book_whose_memory_fails_asks_to_be_moved_then_is_lent(rt: Runtime) ->
     log_in(rt)
     item = plain_items()[0]
     tag = tags_of(item)[0]
-    pad(rt).place(tag.uid, b"")  # answers the inventory, but its memory read fails
+    pad(rt).place(tag.uid, tag.data)
+    pad(rt).make_unreadable(tag.uid)  # answers the inventory, but its memory read fails
     for _ in range(rt.config.rfid.min_reads + rt.config.rfid.read_retries):
         rt.core.poll_devices()
     stuck = line(rt, f"uid:{tag.uid.hex()}")
     assert (stuck.status, stuck.reason) == (LineStatus.NOT_READ, Reason.TAG_NOT_READ)
-    pad(rt).place(tag.uid, tag.data)  # moved slightly: now it reads
+    pad(rt).make_unreadable(tag.uid, False)  # moved slightly: now it reads
     settle(rt)
     assert line(rt, item.item_id).status is LineStatus.LENT
     assert not [ln for ln in rt.core.view.lines if ln.key.startswith("uid:")]
@@ -515,3 +517,148 @@ def test_an_unplugged_reader_is_reported_and_the_rest_keeps_working(rt: Runtime)
     place(rt, plain_items()[0])
     assert rt.core.view.device_trouble == ()
     assert line(rt, plain_items()[0].item_id).status is LineStatus.LENT
+
+
+# --- card numbers normalised by [identify.card] before the library system sees them ----------
+
+
+def open_with_card_rules(demo_config: KioskConfig, **rules: object) -> Runtime:
+    from kiosk.config import CardIdSection
+
+    identify = demo_config.identify.model_copy(update={"card": CardIdSection.model_validate(rules)})
+    return Runtime.open(demo_config.model_copy(update={"identify": identify}))
+
+
+def identify_calls(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Card numbers the (real) demo library is asked about, in order."""
+    seen: list[str] = []
+    real = rt.core.backend.identify
+
+    def identify(card: str, pin: str | None = None):
+        seen.append(card)
+        return real(card, pin)
+
+    monkeypatch.setattr(rt.core.backend, "identify", identify)
+    return seen
+
+
+class NfcReader:
+    """Stands in for an NFC reader (none is emulated yet): delivers UIDs with source "nfc"."""
+
+    def __init__(self) -> None:
+        self.waiting: list[CardRead] = []
+
+    def poll(self) -> CardRead | None:
+        return self.waiting.pop(0) if self.waiting else None
+
+    def describe(self) -> str:
+        return "test NFC reader"
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("printed", ["MB0100123456", "mb 0100-123456"])
+def test_a_prefixed_card_is_normalised_before_the_library_sees_it(
+    demo_config: KioskConfig, monkeypatch: pytest.MonkeyPatch, printed: str
+) -> None:
+    rt = open_with_card_rules(demo_config, prefix="MB", require_prefix=True, remove=" -")
+    try:
+        sent = identify_calls(rt, monkeypatch)
+        cards(rt).tap(printed)
+        settle(rt)
+        assert sent == [ANA]
+        assert (rt.core.view.keypad.stage, rt.core.view.keypad.card_known) == ("pin", True)
+        for digit in pin_of(ANA):
+            rt.core.keypad_digit(digit)
+        rt.core.keypad_ok()
+        assert rt.core.view.state is State.CHECKOUT
+        assert rt.core.view.patron_name.startswith("Ana")
+        assert sent == [ANA, ANA]
+    finally:
+        rt.close()
+
+
+def test_a_typed_number_needs_no_prefix_even_when_scans_do(
+    demo_config: KioskConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = open_with_card_rules(demo_config, prefix="MB", require_prefix=True)
+    try:
+        sent = identify_calls(rt, monkeypatch)
+        cards(rt).tap(ANA)  # a scanned barcode without the prefix is not this library's card
+        settle(rt)
+        notice = rt.core.view.notice
+        assert notice is not None and notice.reason is Reason.INVALID_CARD_NUMBER
+        assert sent == []
+        for digit in ANA:  # the keypad has no letters: the digits alone are enough
+            rt.core.keypad_digit(digit)
+        rt.core.keypad_ok()
+        assert rt.core.view.keypad.stage == "pin" and sent == [ANA]
+    finally:
+        rt.close()
+
+
+def test_a_mistyped_number_is_refused_plainly_and_never_sent(
+    demo_config: KioskConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kiosk.cardid import luhn_digit
+
+    caplog.set_level("DEBUG")
+    rt = open_with_card_rules(demo_config, check_digit="luhn")
+    try:
+        sent = identify_calls(rt, monkeypatch)
+        assert ANA[-1] != str(luhn_digit(ANA[:-1]))  # the demo number fails the Luhn check
+        rt.core.begin_borrow()
+        for digit in ANA:
+            rt.core.keypad_digit(digit)
+        rt.core.keypad_ok()
+        view = rt.core.view
+        assert view.state is State.IDENTIFY
+        assert view.notice is not None and view.notice.reason is Reason.INVALID_CARD_NUMBER
+        assert (view.keypad.stage, view.keypad.digits, view.keypad.typed_card) == ("card", 0, "")
+        assert sent == []
+        assert rt.store.counters().get("card_number_invalid") == 1
+        assert ANA not in caplog.text and "refused by the card rules" in caplog.text
+        # A number whose check digit matches goes through to the library (unknown there).
+        valid = ANA[:-1] + str(luhn_digit(ANA[:-1]))
+        for digit in valid:
+            rt.core.keypad_digit(digit)
+        assert rt.core.view.notice is None  # typing again clears the notice
+        rt.core.keypad_ok()
+        assert sent == [valid]
+        notice = rt.core.view.notice
+        assert notice is not None and notice.reason is Reason.UNKNOWN_PATRON
+    finally:
+        rt.close()
+
+
+def test_a_reversed_nfc_uid_identifies_the_patron(
+    demo_config: KioskConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The register holds Ana's chip number MSB first as 10 decimal digits; the reader
+    # delivers the UID LSB first in hex.
+    as_read = int(ANA).to_bytes(4, "big")[::-1].hex().upper()
+    rt = open_with_card_rules(demo_config, uid_order="reversed", uid_format="decimal", pad_to=10)
+    reader = NfcReader()
+    rt.core.card_reader = reader
+    try:
+        sent = identify_calls(rt, monkeypatch)
+        reader.waiting.append(CardRead(as_read, source="nfc"))
+        rt.core.poll_devices()
+        assert sent == [ANA]
+        assert (rt.core.view.keypad.stage, rt.core.view.keypad.card_known) == ("pin", True)
+        # The same text from a barcode scanner is a card number, not a chip UID.
+        rt.core.logout()
+        cards_from_sim = SimCardReader()
+        rt.core.card_reader = cards_from_sim
+        cards_from_sim.tap(as_read)
+        rt.core.poll_devices()
+        assert sent == [ANA, as_read]
+        # A chip number of the wrong size is refused before the library is asked.
+        rt.core.logout()
+        rt.core.card_presented("0102", source="nfc")
+        notice = rt.core.view.notice
+        assert notice is not None and notice.reason is Reason.INVALID_CARD_NUMBER
+        assert sent == [ANA, as_read]
+    finally:
+        rt.close()
