@@ -85,6 +85,7 @@ class FeigReader:
         self._state = "missing"
         self._closed = False
         self._version = ""
+        self._known: dict[bytes, TagRead] = {}  # tags of the last inventory, as read
         try:
             self._ensure_open()
         except DeviceError as err:  # the app starts anyway; the next call tries again
@@ -112,12 +113,27 @@ class FeigReader:
                 if reply.status == Status.OK or len(entries) >= self.max_tags:
                     break
                 more = True
-            return [self._read_tag(entry.uid, entry.dsfid) for entry in entries[: self.max_tags]]
+            reads = [
+                self._known_or_read(entry.uid, entry.dsfid) for entry in entries[: self.max_tags]
+            ]
+            # A tag that stayed in the field keeps its memory: read it once per stay, not per
+            # inventory (a stack of ten re-read every poll would cost a quarter second each
+            # time). A tag that left and came back is read again; a failed read is retried.
+            self._known = {read.uid: read for read in reads if read.data}
+            return reads
+
+    def _known_or_read(self, uid: bytes, dsfid: int) -> TagRead:
+        known = self._known.get(uid)
+        if known is not None and known.dsfid == dsfid:
+            return known
+        return self._read_tag(uid, dsfid)
 
     def write_afi(self, uid: bytes, afi: int) -> None:
         if not 0 <= afi <= 0xFF:
             raise DeviceError(f"an AFI is a byte (0-255), not {afi}")
-        self._tag_command(Command.ISO_HOST, write_afi_request(uid, afi), "AFI write")
+        with self._lock:
+            self._known.pop(uid, None)  # whatever happens, read it afresh next time
+            self._tag_command(Command.ISO_HOST, write_afi_request(uid, afi), "AFI write")
 
     def set_eas(self, uid: bytes, on: bool) -> None:
         """Set or clear the EAS bit of an NXP ICODE SLI tag."""
@@ -139,7 +155,9 @@ class FeigReader:
         if not 0 <= first <= 0xFF or len(data) > 32 * BLOCK_SIZE:
             raise DeviceError("write at most 32 blocks starting at block 0-255")
         request = write_blocks_request(uid, first, data)
-        self._tag_command(Command.ISO_HOST, request, "block write")
+        with self._lock:
+            self._known.pop(uid, None)
+            self._tag_command(Command.ISO_HOST, request, "block write")
 
     def read_blocks(self, uid: bytes, first: int, count: int) -> bytes:
         """User memory of one tag in the tag's natural byte order."""

@@ -261,3 +261,20 @@ def _read_frame(fd: int) -> bytes:
         assert select.select([fd], [], [], 1.0)[0], "no reply from the emulator"
         data += os.read(fd, 256)
     return data
+
+
+def test_a_tag_that_stays_is_read_once_per_stay(
+    reader: FeigReader, emulator: FeigEmulator, field: RfidField
+) -> None:
+    field.place(uid(1), b"BOOK0001")
+    first = reader.inventory()
+    frames = emulator.frames_served
+    again = reader.inventory()
+    assert again == first
+    assert emulator.frames_served - frames == 1  # just the inventory: memory kept
+    field.lift(uid(1))
+    assert reader.inventory() == []
+    field.place(uid(1), b"BOOK0002")  # lifted and put back: read afresh
+    assert reader.inventory()[0].data.startswith(b"BOOK0002")
+    reader.write_afi(uid(1), 0xC2)
+    assert reader.inventory()[0].afi == 0xC2  # a write makes it read again
