@@ -8,7 +8,8 @@ the field; the core polls through the driver. Faults a technician meets in
 the field can be switched on: an unplugged reader, a failing AFI write, a tag
 that answers but cannot be read, a tag lifted before the write.
 
-The card reader is simpler: card numbers queued in memory.
+The card reader likewise: an emulated serial barcode scanner on a pty, read
+by the real barcode driver.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections import deque
 from pathlib import Path
 
+from drivers.barcode import SerialBarcodeScanner
 from drivers.base import CardRead, DeviceError, TagRead
 from drivers.emulators.feig import FeigEmulator
 from drivers.emulators.field import RfidField
+from drivers.emulators.scanner import ScannerEmulator
 from drivers.feig import FeigReader
 
 UID_LENGTH = 8  # ISO 15693 UIDs are 64 bits
@@ -145,11 +147,18 @@ class SimTagReader:
 
 
 class SimCardReader:
-    """A card reader fed by `tap`; each tap is delivered once, in order. Implements CardReader."""
+    """A card reader fed by `tap`: an emulated serial barcode scanner on a pty, read by the
+    real barcode driver. Each tap is delivered once, in order. Implements CardReader."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: deque[str] = deque()
+        self._dir = tempfile.TemporaryDirectory(prefix="kiosk-sim-cards-")
+        link = Path(self._dir.name) / "scanner"
+        self._emulator = ScannerEmulator(suffix="cr")
+        self._emulator.open_pty(link)
+        self._scanner = SerialBarcodeScanner(str(link), suffix="cr")
+        self._scanner.poll()  # open the port now: a scan before the first poll must not be lost
+        self._waiting = 0
         self._unplugged = False
         self._closed = False
 
@@ -159,24 +168,27 @@ class SimCardReader:
             raise ValueError("a card presentation needs a non-empty card number")
         with self._lock:
             if not self._unplugged:  # an unplugged reader never sees the card
-                self._queue.append(card)
+                self._emulator.scan(card.strip())
+                self._waiting += 1
 
     def set_unplugged(self, flag: bool) -> None:
-        """While unplugged, poll fails as with a disconnected reader and taps are lost."""
+        """Unplug the scanner (its pty goes away) or plug it back in (same path, new pty)."""
         with self._lock:
+            if flag and not self._unplugged:
+                self._emulator.unplug()
+                self._waiting = 0
+            elif not flag and self._unplugged:
+                self._emulator.replug()
             self._unplugged = flag
-            if flag:
-                self._queue.clear()
 
     def poll(self) -> CardRead | None:
-        with self._lock:
-            if self._closed:
-                raise DeviceError("the simulated card reader is closed")
-            if self._unplugged:
-                raise DeviceError("card reader not answering (the simulated reader is unplugged)")
-            if not self._queue:
-                return None
-            return CardRead(card=self._queue.popleft(), source="sim")
+        if self._closed:
+            raise DeviceError("the simulated card reader is closed")
+        read = self._scanner.poll()
+        if read is not None:
+            with self._lock:
+                self._waiting = max(0, self._waiting - 1)
+        return read
 
     def describe(self) -> str:
         with self._lock:
@@ -185,10 +197,14 @@ class SimCardReader:
             elif self._unplugged:
                 state = "unplugged"
             else:
-                state = f"{len(self._queue)} card(s) waiting"
-            return f"simulated card reader (sim:), {state}"
+                state = f"{self._waiting} card(s) waiting"
+            return f"simulated card reader (sim:, emulated barcode scanner on a pty), {state}"
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._queue.clear()
+            self._scanner.close()
+            self._emulator.close()
+            self._dir.cleanup()
