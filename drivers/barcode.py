@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import serial
 
-from drivers.base import CardRead, DeviceError
+from drivers.base import DeviceError, QueuedCodes
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def parse_barcode_address(address: str, url: str) -> tuple[str, int, str]:
     return port, int(baud_text), suffix
 
 
-class SerialBarcodeScanner:
+class SerialBarcodeScanner(QueuedCodes):
     """A barcode scanner on a serial port. Implements CardReader (source "barcode")."""
 
     def __init__(self, port: str, *, baudrate: int = 9600, suffix: str = "any") -> None:
@@ -125,14 +125,8 @@ class SerialBarcodeScanner:
         port, baudrate, suffix = parse_barcode_address(address, url)
         return cls(port, baudrate=baudrate, suffix=suffix)
 
-    def poll(self) -> CardRead | None:
-        if self._closed:
-            raise DeviceError(f"the barcode scanner on {self.port} is closed")
-        if not self._codes:
-            self._read_available()
-        if self._codes:
-            return CardRead(card=self._codes.popleft(), source="barcode")
-        return None
+    def _closed_message(self) -> str:
+        return f"the barcode scanner on {self.port} is closed"
 
     def describe(self) -> str:
         state = "closed" if self._closed else "open" if self._serial else "not open"

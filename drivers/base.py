@@ -7,6 +7,7 @@ identifiers as the device delivered them; normalising them is the core's job.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -43,6 +44,28 @@ class TagReader(Protocol):
     def describe(self) -> str: ...
 
     def close(self) -> None: ...
+
+
+class QueuedCodes:
+    """For scanners that read whatever is waiting and hand out one code per poll."""
+
+    _codes: deque[str]
+    _closed: bool
+
+    def _read_available(self) -> None:
+        raise NotImplementedError
+
+    def _closed_message(self) -> str:
+        raise NotImplementedError
+
+    def poll(self) -> CardRead | None:
+        if self._closed:
+            raise DeviceError(self._closed_message())
+        if not self._codes:
+            self._read_available()
+        if self._codes:
+            return CardRead(card=self._codes.popleft(), source="barcode")
+        return None
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ import stat
 import struct
 from collections import deque
 
-from drivers.base import CardRead, DeviceError
+from drivers.base import DeviceError, QueuedCodes
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class KeyEventDecoder:
         return None
 
 
-class EvdevScanner:
+class EvdevScanner(QueuedCodes):
     """A keyboard-wedge scanner read from /dev/input. Implements CardReader (source "barcode").
 
     The device is opened on the first poll and after an unplug on the next poll.
@@ -149,14 +149,8 @@ class EvdevScanner:
             )
         return cls(address)
 
-    def poll(self) -> CardRead | None:
-        if self._closed:
-            raise DeviceError(f"the evdev scanner {self.path} is closed")
-        if not self._codes:
-            self._read_available()
-        if self._codes:
-            return CardRead(card=self._codes.popleft(), source="barcode")
-        return None
+    def _closed_message(self) -> str:
+        return f"the evdev scanner {self.path} is closed"
 
     def describe(self) -> str:
         if self._closed:
