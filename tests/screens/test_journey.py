@@ -104,6 +104,19 @@ def test_demo_journey_through_the_ui(tmp_path: Path) -> None:
         clock.offset += config.session.timeout_s + 1
         yield 1.2
         assert h.app.view.state == "idle"
+        # The book reader is unplugged: the patron is told plainly, the kiosk carries on.
+        runtime.tag_reader.clear()  # the borrowed book has gone home with Ana
+        runtime.tag_reader.set_unplugged(True)
+        h.tap("return")
+        yield 0.8
+        trouble = SL._(
+            "The book reader is not working right now. Please ask at the desk; "
+            "your account still works here."
+        )
+        assert trouble in h.screen_text()
+        runtime.tag_reader.set_unplugged(False)  # plugged back in: picked up again
+        yield 0.8
+        assert trouble not in h.screen_text()
         seen["done"] = True
 
     try:
