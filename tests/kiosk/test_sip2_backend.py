@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,7 +59,7 @@ from kiosk.session import LineStatus, State
 from kiosk.sip2 import patron_status_string
 from kiosk.sip2.client import Sip2Client, Sip2Settings
 from kiosk.sip2.server import Sip2Server
-from tests.helpers import demo_config_in
+from tests.helpers import bounded, demo_config_in
 from tests.kiosk.sip2_scripted import (
     DATE,
     Answer,
@@ -101,26 +100,6 @@ FREE = [
     and not (i.reference_only or i.hold_for or i.on_loan_to)
     and i.owner_branch == HOME_BRANCH
 ]
-
-
-def bounded(call: Callable[[], T], limit_s: float = 5.0) -> T:
-    """Run `call` in a thread; fail the test if it has not returned within limit_s."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test thread as is
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit_s)
-    if thread.is_alive():
-        pytest.fail(f"the backend call hung for more than {limit_s} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def now() -> dt.datetime:

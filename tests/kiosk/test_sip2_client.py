@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -45,6 +45,7 @@ from kiosk.sip2.client import (
     Sip2Unavailable,
     redacted,
 )
+from tests.helpers import bounded
 from tests.kiosk.sip2_scripted import (
     ALL_BUT_SOME,
     DATE,
@@ -60,7 +61,6 @@ from tests.kiosk.sip2_scripted import (
     running,
 )
 
-T = TypeVar("T")
 WHEN = dt.datetime(2025, 3, 14, 10, 15)
 PATRON = "0500123456"
 PIN = "4931"
@@ -89,26 +89,6 @@ _COUNTS = "0000" * 6
 
 def patron_answer(name: str) -> str:
     return f"64{' ' * 14}000{DATE}{_COUNTS}AOMB|AA{PATRON}|AE{name}|BLY|CQY|"
-
-
-def bounded(call: Callable[[], T], limit_s: float = 5.0) -> T:
-    """Run `call` in a thread; fail the test if it has not returned within limit_s."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test thread as is
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit_s)
-    if thread.is_alive():
-        pytest.fail(f"the client call hung for more than {limit_s} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def settings(server: ScriptedServer, **overrides: Any) -> Sip2Settings:
