@@ -135,6 +135,16 @@ class FeigReader:
             self._known.pop(uid, None)  # whatever happens, read it afresh next time
             self._tag_command(Command.ISO_HOST, write_afi_request(uid, afi), "AFI write")
 
+    def read_afi(self, uid: bytes) -> int:
+        """The tag's AFI from its system information (ISO 15693 Get System Information)."""
+        with self._lock:
+            info = self._tag_command(
+                Command.ISO_HOST, system_information_request(uid), "system information"
+            )
+        if len(info.data) <= 9:
+            raise DeviceError(f"tag {uid.hex().upper()} reported no AFI in its system information")
+        return info.data[9]
+
     def set_eas(self, uid: bytes, on: bool) -> None:
         """Set or clear the EAS bit of an NXP ICODE SLI tag."""
         command = NxpCommand.SET_EAS if on else NxpCommand.RESET_EAS

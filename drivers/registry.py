@@ -4,7 +4,9 @@
     none                 no device at all
     feig:/dev/ttyUSB0    a FEIG ISO host reader on a serial port; optional parameters
                          ?address=1&baud=38400&blocks=9&afi=7&timeout=0.5&max_tags=64
-    nfc:usb              an nfcpy card reader
+    nfc:usb              an nfcpy card reader: nfc:usb, nfc:usb:072f:2200, nfc:tty:AMA0:pn532
+                         (nfcpy paths as-is) or a serial port by path, nfc:/dev/ttyUSB0
+                         ?driver=pn532|arygon; any of them ?ndef=1 (card number in NDEF text)
     barcode:/dev/ttyACM0?baud=9600&suffix=cr   a barcode scanner on a serial port
     evdev:/dev/input/by-id/usb-…-event-kbd      a keyboard-wedge scanner, grabbed
     file:receipts/       receipts written to a folder (printers, see open_printer)
@@ -23,6 +25,7 @@ from drivers.barcode import SerialBarcodeScanner
 from drivers.base import CardRead, CardReader, DeviceError, TagRead, TagReader
 from drivers.evdev_scanner import EvdevScanner
 from drivers.feig import FeigReader
+from drivers.nfc_reader import NfcCardReader
 from drivers.printer import (
     FilePrinter,
     NetworkPrinter,
@@ -45,6 +48,9 @@ class NullTagReader:
         return []
 
     def write_afi(self, uid: bytes, afi: int) -> None:
+        raise DeviceError("no tag reader is configured (url none)")
+
+    def read_afi(self, uid: bytes) -> int:
         raise DeviceError("no tag reader is configured (url none)")
 
     def describe(self) -> str:
@@ -125,7 +131,7 @@ _TAG_READERS: dict[str, Factory[TagReader]] = {
 _CARD_READERS: dict[str, Factory[CardReader]] = {
     "sim": _without_address("sim", SimCardReader),
     "none": _without_address("none", NullCardReader),
-    "nfc": _not_available_yet("NFC card reader"),
+    "nfc": NfcCardReader.from_url,
     "barcode": SerialBarcodeScanner.from_url,
     "evdev": EvdevScanner.from_url,
 }

@@ -102,6 +102,10 @@ class SimTagReader:
         """Make the next `n` writes fail as a real RF write error would."""
         self.field.fail_next_write(n)
 
+    def lose_next_writes(self, n: int) -> None:
+        """Make the next `n` writes answer OK but change nothing (a weak tag at the edge)."""
+        self.field.lose_next_write(n)
+
     def set_unplugged(self, flag: bool) -> None:
         """Unplug (the pty goes away) or plug the reader back in (a new pty, same path)."""
         with self._lock:
@@ -125,6 +129,10 @@ class SimTagReader:
         _check_byte("AFI", afi)
         self._check_open()
         self._reader.write_afi(bytes(uid), afi)
+
+    def read_afi(self, uid: bytes) -> int:
+        self._check_open()
+        return self._reader.read_afi(bytes(uid))
 
     def describe(self) -> str:
         if self._closed:

@@ -35,6 +35,9 @@ class Reason(enum.StrEnum):
     ON_LOAN_TO_OTHER = "on_loan_to_other"
     NOT_ON_LOAN = "not_on_loan"
     RENEWAL_LIMIT = "renewal_limit"
+    # Offline mode (decided by the kiosk while the library system is unreachable)
+    OFFLINE_LIMIT = "offline_limit"  # the offline loan limits are reached
+    OFFLINE_NOT_ALLOWED = "offline_not_allowed"  # this card cannot borrow while offline
     # Tags on the pad (decided by the core, before any backend call)
     INCOMPLETE_SET = "incomplete_set"
     NOT_LIBRARY_TAG = "not_library_tag"
@@ -133,6 +136,9 @@ class CheckoutResult:
     item: Item | None = None
     due: dt.date | None = None
     server_text: str = ""
+    # A loan made offline and recorded afterwards (no-block): what the library system would
+    # have refused it for (reserved for another patron, blocked card…), for staff to settle.
+    conflicts: tuple[Reason, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -191,6 +197,11 @@ class CirculationBackend(Protocol):
     protocol carries no such key (SIP2) gets the same effect another way:
     `resumed=True` says the action may already have reached the library
     system (it was being sent when the kiosk stopped), so look before sending.
+
+    Offline actions are replayed with what happened at the kiosk: a checkout
+    with `offline_due` (the due date the patron was given) and a checkin with
+    `offline=True` must be recorded, not refused (SIP2 "no block"); a checkout
+    lists in `conflicts` what it would have been refused for.
     """
 
     def identify(self, card: str, pin: str | None = None) -> PatronResult: ...
@@ -211,10 +222,17 @@ class CirculationBackend(Protocol):
         client_id: str,
         when: dt.datetime,
         resumed: bool = False,
+        offline_due: dt.date | None = None,
     ) -> CheckoutResult: ...
 
     def checkin(
-        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+        self,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
+        offline: bool = False,
     ) -> CheckinResult: ...
 
     def renew(
@@ -228,6 +246,11 @@ class CirculationBackend(Protocol):
     ) -> CheckoutResult: ...
 
     def renew_all(self, patron_id: str, *, client_id: str, when: dt.datetime) -> RenewAllResult: ...
+
+    def blocked_cards(self) -> tuple[str, ...] | None:
+        """Cards that must not borrow (blocked, reported lost), for the offline cache;
+        None when the library system cannot list them (SIP2 has no such message)."""
+        ...
 
     def status(self) -> BackendStatus: ...
 

@@ -254,6 +254,12 @@ class KioskSection(_Section):
         ("sl", "en"), "languages offered on screen", min_length=1, rule="no repeats"
     )
     default_language: Language = _field("sl", "language shown first", rule="listed in `languages`")
+    location_names: dict[str, str] = _field(
+        {},
+        "names patrons know for the library system's location codes (holds pickup)",
+        rule='e.g. `{ MB = "Knjižnica Rotovž" }`; a code not listed is shown as it is',
+        shown_default="{}",
+    )
 
     @model_validator(mode="after")
     def _languages_consistent(self) -> KioskSection:
@@ -283,6 +289,13 @@ class SessionSection(_Section):
         le=600,
         rule="more than `warning_s`",
     )
+    walkaway_s: int = _field(
+        40,
+        "seconds without a touch, once the pad is empty again, before logout",
+        ge=25,
+        le=1800,
+        rule="more than `warning_s`",
+    )
 
     @model_validator(mode="after")
     def _warning_fits(self) -> SessionSection:
@@ -297,6 +310,12 @@ class SessionSection(_Section):
                 f"must be more than session.warning_s = {self.warning_s} so the warning "
                 f"fits (seconds the summary screen stays), got {self.summary_timeout_s}",
                 key="summary_timeout_s",
+            )
+        if self.walkaway_s <= self.warning_s:
+            raise _problem(
+                f"must be more than session.warning_s = {self.warning_s} so the warning "
+                f"fits (seconds before logout once the pad is empty), got {self.walkaway_s}",
+                key="walkaway_s",
             )
         return self
 
@@ -584,6 +603,62 @@ class StoreSection(_Section):
     )
 
 
+PatronCategory = Literal["adult", "child", "unknown"]
+ReceiptKind = Literal["print", "email", "none"]
+
+
+class OfflineSection(_Section):
+    """Lending while the library system is unreachable (store-and-forward). Returns always
+    work offline; loans only where this section allows them."""
+
+    lending: bool = _field(False, "keep lending while the library system is unreachable")
+    categories: tuple[PatronCategory, ...] = _field(
+        ("adult",),
+        "who may borrow offline",
+        rule='of "adult", "child" and "unknown" (cards not seen online before)',
+    )
+    items_per_patron: int = _field(5, "most items one patron may borrow offline a day", ge=1)
+    items_per_day: int = _field(100, "most items this kiosk lends offline a day", ge=1)
+    loan_days: int = _field(21, "days an offline loan lasts (its due date)", ge=1, le=365)
+    check_interval_s: int = _field(
+        30, "seconds between checks whether the library system is back", ge=5, le=3600
+    )
+    blocked_list_refresh_s: int = _field(
+        3600, "seconds between refreshes of the blocked-card list while online", ge=60
+    )
+
+    @model_validator(mode="after")
+    def _categories_listed(self) -> OfflineSection:
+        if len(set(self.categories)) != len(self.categories):
+            raise _problem(f"lists a category twice: {list(self.categories)}", key="categories")
+        return self
+
+
+class ReceiptSection(_Section):
+    """The receipt a patron gets after borrowing or returning."""
+
+    offer: tuple[ReceiptKind, ...] = _field(
+        ("print", "email", "none"),
+        "choices the patron sees",
+        rule='of "print", "email" and "none"; at least one',
+    )
+    default: ReceiptKind = _field("print", "choice made when the patron makes none", rule="offered")
+    ask: bool = _field(True, "let the patron choose; false gives the default without asking")
+
+    @model_validator(mode="after")
+    def _default_offered(self) -> ReceiptSection:
+        if not self.offer or len(set(self.offer)) != len(self.offer):
+            raise _problem(
+                f"must list each choice once, at least one, got {list(self.offer)}", key="offer"
+            )
+        if self.default not in self.offer:
+            raise _problem(
+                f"must be one of receipt.offer = {list(self.offer)}, got {_show(self.default)}",
+                key="default",
+            )
+        return self
+
+
 class KioskConfig(_Section):
     """The whole configuration. Build it with `load_config`; it cannot be changed afterwards."""
 
@@ -597,6 +672,8 @@ class KioskConfig(_Section):
     rfid: RfidSection = _field(RfidSection)
     central: CentralSection = _field(CentralSection)
     store: StoreSection = _field(StoreSection)
+    offline: OfflineSection = _field(OfflineSection)
+    receipt: ReceiptSection = _field(ReceiptSection)
 
     _source: Path = PrivateAttr(default_factory=lambda: default_config_path())
 
@@ -620,6 +697,14 @@ class KioskConfig(_Section):
         if not self.store.path:
             return self.data_path() / "kiosk.sqlite"
         return _resolve_path(self.store.path, self._source.parent)
+
+    def printer_url(self) -> str:
+        """devices.printer, with a relative file: folder placed under data_dir."""
+        url = self.devices.printer.strip()
+        scheme, _, folder = url.partition(":")
+        if scheme.lower() == "file" and folder and not Path(folder).is_absolute():
+            return f"file:{self.data_path() / folder}"
+        return url
 
     def demo_database_path(self) -> Path:
         """The demo library system's SQLite file."""

@@ -44,6 +44,14 @@ _REASON_TEXT: dict[Reason, str] = {
     ),
     Reason.NOT_ON_LOAN: N_("This item was not on loan. Please put it on the return trolley."),
     Reason.RENEWAL_LIMIT: N_("This loan cannot be renewed any more. Please return it."),
+    Reason.OFFLINE_LIMIT: N_(
+        "While the library system is away, only a few items can be borrowed. "
+        "Please leave this one or ask at the desk."
+    ),
+    Reason.OFFLINE_NOT_ALLOWED: N_(
+        "Borrowing with this card is not possible while the library system is away. "
+        "Returning books still works here."
+    ),
     Reason.INCOMPLETE_SET: N_("This item has several parts. Please place all parts on the pad."),
     Reason.NOT_LIBRARY_TAG: N_("This is not a library item. Please take it off the pad."),
     Reason.DAMAGED_TAG: N_("We cannot read this item's label. Please take it to the desk."),
@@ -64,6 +72,7 @@ _DESTINATION_TEXT: dict[str, str] = {
     "holds_shelf": N_("Someone is waiting for it: please put it on the reservations shelf."),
     "other_branch": N_("It belongs to another branch: please put it in the transit box."),
     "staff": N_("Please hand it to the staff."),
+    "unsorted": N_("Put it on the return trolley; the staff will sort it."),
 }
 
 # Short status words for list rows.
@@ -76,6 +85,7 @@ STATUS_TEXT: dict[str, str] = {
     "not_returned": N_("Not returned"),
     "security_failed": N_("Place it on the pad again"),
     "not_read": N_("Move it slightly"),
+    "renewed": N_("Renewed"),
 }
 
 # Devices the patron may need to hear about, and what still works without them.
@@ -87,6 +97,7 @@ _DEVICE_TEXT: dict[str, str] = {
     "card_reader": N_(
         "The card reader is not working right now. Please type your card number instead."
     ),
+    "printer": N_("The receipt printer is not working right now. Choose e-mail or no receipt."),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drivers.printer import LINE_WIDTH, PrintLine, escpos_document
-from kiosk.i18n import Localizer
+from kiosk.i18n import N_, Localizer
 
 MASK = "••••"  # the printer transliterates it to "****" outside Unicode
 
@@ -20,7 +20,7 @@ MASK = "••••"  # the printer transliterates it to "****" outside Unicode
 @dataclass(frozen=True, slots=True)
 class ReceiptLoan:
     title: str
-    due: dt.date
+    due: dt.date | None = None  # None on a return receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,23 @@ class ReceiptTexts:
     due: str = "Vrnite do {date}"
     count: str = "Izposojenih gradiv: {n}"
     thanks: str = "Hvala za obisk!"
+
+
+def receipt_texts(loc: Localizer, *, returning: bool = False) -> ReceiptTexts:
+    """The receipt's words in the patron's language (a loan or a return receipt)."""
+    if returning:
+        heading = loc._(N_("Return receipt"))
+        count = loc._(N_("Items returned: {n}"), n="{n}")
+    else:
+        heading = loc._(N_("Loan receipt"))
+        count = loc._(N_("Items borrowed: {n}"), n="{n}")
+    return ReceiptTexts(
+        heading=heading,
+        card=loc._(N_("Card: {card}"), card="{card}"),
+        due=loc._(N_("Return by {date}"), date="{date}"),
+        count=count,
+        thanks=loc._(N_("Thank you for your visit!")),
+    )
 
 
 def mask_card(card: str) -> str:
@@ -56,12 +73,14 @@ def receipt_lines(
         PrintLine(texts.heading, center=True),
         PrintLine(stamp, center=True),
         PrintLine(""),
-        PrintLine(texts.card.format(card=mask_card(card))),
-        PrintLine("-" * width),
     ]
+    if card:  # a return needs no card, so its receipt names none
+        lines.append(PrintLine(texts.card.format(card=mask_card(card))))
+    lines.append(PrintLine("-" * width))
     for loan in loans:
         lines += [PrintLine(part, bold=True) for part in _wrap(loan.title, width)]
-        lines.append(PrintLine("  " + texts.due.format(date=local.date(loan.due))))
+        if loan.due is not None:
+            lines.append(PrintLine("  " + texts.due.format(date=local.date(loan.due))))
     lines += [
         PrintLine("-" * width),
         PrintLine(texts.count.format(n=len(loans))),

@@ -13,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers.base import CardReader, TagReader
-from drivers.registry import open_card_reader, open_tag_reader
+from drivers.printer import Printer
+from drivers.registry import open_card_reader, open_printer, open_tag_reader
 from kiosk import privacy
 from kiosk.backends import make_backend
 from kiosk.cardid import CardRules
 from kiosk.circulation import CirculationBackend
 from kiosk.config import KioskConfig
-from kiosk.core import CoreSettings, KioskCore
+from kiosk.core import CoreSettings, KioskCore, ReceiptRules
+from kiosk.offline import OfflineRules
 from kiosk.pad import PadRules
 from kiosk.session import Timing
 from kiosk.store import Store
@@ -33,6 +35,7 @@ def core_settings(config: KioskConfig) -> CoreSettings:
             timeout_s=config.session.timeout_s,
             warning_s=config.session.warning_s,
             summary_timeout_s=config.session.summary_timeout_s,
+            walkaway_s=config.session.walkaway_s,
         ),
         default_language=config.kiosk.default_language,
         languages=tuple(config.kiosk.languages),
@@ -48,6 +51,14 @@ def core_settings(config: KioskConfig) -> CoreSettings:
             min_rssi=config.rfid.min_rssi,
             read_retries=config.rfid.read_retries,
         ),
+        offline=OfflineRules(**config.offline.model_dump()),
+        location_names=dict(config.kiosk.location_names),
+        receipt=ReceiptRules(
+            offer=tuple(config.receipt.offer),
+            default=config.receipt.default,
+            ask=config.receipt.ask,
+            library=config.kiosk.library,
+        ),
     )
 
 
@@ -58,6 +69,7 @@ class Runtime:
     backend: CirculationBackend
     tag_reader: TagReader
     card_reader: CardReader
+    printer: Printer
     core: KioskCore
 
     @classmethod
@@ -76,6 +88,8 @@ class Runtime:
             tag_reader = open_tag_reader(config.devices.rfid)
             opened.append(tag_reader)
             card_reader = open_card_reader(config.devices.card_reader)
+            opened.append(card_reader)
+            printer = open_printer(config.printer_url())
         except BaseException:
             for thing in reversed(opened):
                 thing.close()
@@ -85,6 +99,7 @@ class Runtime:
             store=store,
             tag_reader=tag_reader,
             card_reader=card_reader,
+            printer=printer,
             settings=core_settings(config),
             clock=clock,
         )
@@ -99,10 +114,10 @@ class Runtime:
                 purged,
                 config.store.retention_days,
             )
-        return cls(config, store, backend, tag_reader, card_reader, core)
+        return cls(config, store, backend, tag_reader, card_reader, printer, core)
 
     def close(self) -> None:
-        for thing in (self.card_reader, self.tag_reader, self.backend, self.store):
+        for thing in (self.printer, self.card_reader, self.tag_reader, self.backend, self.store):
             try:
                 thing.close()
             except Exception:  # closing must go on for the others

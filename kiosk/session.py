@@ -1,6 +1,8 @@
 """The patron session as a plain state machine, observed by the screens.
 
-idle → identify → checkout → summary → idle, or idle → return → summary → idle.
+idle → identify → checkout → summary → idle, or idle → return → summary → idle;
+a patron who is identified can open their account (loans, renewals, holds,
+fees) and go back to borrowing.
 Every state but idle has an inactivity timer: a warning first (the patron can
 extend), then logout, which wipes everything the session held. Time comes in
 through `tick(now)` with a monotonic clock, so tests control it exactly.
@@ -25,14 +27,16 @@ class State(enum.StrEnum):
     IDENTIFY = "identify"
     CHECKOUT = "checkout"
     RETURN = "return"
+    ACCOUNT = "account"
     SUMMARY = "summary"
 
 
 # Which moves are allowed; anything else is a programming error, not a patron error.
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.IDLE: frozenset({State.IDENTIFY, State.RETURN, State.CHECKOUT}),
-    State.IDENTIFY: frozenset({State.IDLE, State.CHECKOUT}),
-    State.CHECKOUT: frozenset({State.SUMMARY, State.IDLE}),
+    State.IDENTIFY: frozenset({State.IDLE, State.CHECKOUT, State.ACCOUNT}),
+    State.CHECKOUT: frozenset({State.SUMMARY, State.IDLE, State.ACCOUNT}),
+    State.ACCOUNT: frozenset({State.CHECKOUT, State.SUMMARY, State.IDLE}),
     State.RETURN: frozenset({State.SUMMARY, State.IDLE}),
     State.SUMMARY: frozenset({State.IDLE}),
 }
@@ -47,6 +51,7 @@ class LineStatus(enum.StrEnum):
     NOT_RETURNED = "not_returned"
     SECURITY_FAILED = "security_failed"
     NOT_READ = "not_read"
+    RENEWED = "renewed"  # already on loan to this patron, renewed from the pad
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,50 @@ class Line:
     missing_parts: tuple[int, ...] = ()  # part numbers not yet on the pad
     destination: str = ""
     server_text: str = ""
+    offline: bool = False  # done while the library system was unreachable; sent later
+
+    @property
+    def renewable(self) -> bool:
+        """Already lent to this patron: the screen offers to renew it."""
+        return self.status is LineStatus.REFUSED and self.reason is Reason.ALREADY_ON_LOAN_TO_YOU
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLoan:
+    item_id: str
+    title: str
+    due: dt.date
+    overdue: bool = False
+    renewal: Reason | None = None  # None: not tried in this session; OK: renewed
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHold:
+    title: str
+    pickup_location: str = ""
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The patron's account as the library system last told it, with this session's
+    renewals. `available` is False when the system could not be asked."""
+
+    loans: tuple[AccountLoan, ...] = ()
+    holds: tuple[AccountHold, ...] = ()
+    fees_cents: int = 0
+    currency: str = "EUR"
+    available: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The receipt choice on the summary screen."""
+
+    offer: tuple[str, ...] = ()  # "print", "email", "none", as the library configured
+    default: str = "none"
+    chosen: str = ""  # "" until the patron (or the default) chose
+    status: str = ""  # "", "printed", "queued" (e-mail), "failed" (printer), "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +136,7 @@ class SessionView:
 
     state: State = State.IDLE
     language: str = "sl"
+    identified: bool = False  # a patron is known (offline sessions have no name)
     patron_name: str = ""
     patron_is_child: bool = False
     lines: tuple[Line, ...] = ()
@@ -96,6 +146,9 @@ class SessionView:
     busy: bool = False
     session_no: int = 0
     device_trouble: tuple[str, ...] = ()  # "rfid", "card_reader": not answering right now
+    offline: bool = False  # the library system is unreachable: store-and-forward mode
+    account: Account | None = None
+    receipt: Receipt = field(default_factory=Receipt)
 
     @property
     def lent(self) -> tuple[Line, ...]:
@@ -114,17 +167,30 @@ class SessionView:
             in (LineStatus.REFUSED, LineStatus.NOT_RETURNED, LineStatus.SECURITY_FAILED)
         )
 
+    @property
+    def renewed(self) -> tuple[Line, ...]:
+        """Loans renewed in this session, from the pad or the account, each once."""
+        lines = tuple(line for line in self.lines if line.status is LineStatus.RENEWED)
+        keys = {line.key for line in lines}
+        loans = self.account.loans if self.account is not None else ()
+        return lines + tuple(
+            Line(key=loan.item_id, title=loan.title, status=LineStatus.RENEWED, due=loan.due)
+            for loan in loans
+            if loan.renewal is Reason.OK and loan.item_id not in keys
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Timing:
     timeout_s: float = 90
     warning_s: float = 20
     summary_timeout_s: float = 45
+    walkaway_s: float = 40  # once the pad is empty again after use: the patron may have left
 
     def __post_init__(self) -> None:
         if self.warning_s < 20:
             raise ValueError("the warning before logout must last at least 20 s")
-        if self.warning_s >= min(self.timeout_s, self.summary_timeout_s):
+        if self.warning_s >= min(self.timeout_s, self.summary_timeout_s, self.walkaway_s):
             raise ValueError("the warning must be shorter than the timeouts")
 
 
@@ -145,6 +211,7 @@ class Session:
         self._last_activity = now
         self._notice_serial = 0
         self._observers: list[Observer] = []
+        self.pad_left_empty = False  # items were handled and the pad is empty again
 
     # --- observation -------------------------------------------------------
     @property
@@ -209,7 +276,9 @@ class Session:
             language=self.default_language,
             session_no=self._view.session_no + 1,
             device_trouble=self._view.device_trouble,  # the device is still broken
+            offline=self._view.offline,  # and the library system still away
         )
+        self.pad_left_empty = False
         for observer in list(self._observers):
             observer(self._view)
 
@@ -223,6 +292,8 @@ class Session:
     def timeout_s(self) -> float:
         if self._view.state is State.SUMMARY:
             return self.timing.summary_timeout_s
+        if self.pad_left_empty and self._view.state in (State.CHECKOUT, State.RETURN):
+            return min(self.timing.walkaway_s, self.timing.timeout_s)
         return self.timing.timeout_s
 
     def tick(self, now: float) -> bool:

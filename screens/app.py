@@ -26,9 +26,17 @@ from kivy.uix.screenmanager import NoTransition
 
 from kiosk.config import KioskConfig
 from kiosk.i18n import Localizer
-from kiosk.presenter import Texts, present
+from kiosk.presenter import (
+    Texts,
+    join_notices,
+    present,
+    present_account,
+    receipt_tone,
+    renewable_keys,
+)
 from kiosk.session import SessionView
 from screens import widgets  # noqa: F401  (registers the shared widget classes)
+from screens.account import account_items
 from screens.views import SCREENS
 
 if TYPE_CHECKING:
@@ -42,6 +50,12 @@ ACTIONS = frozenset(
     {
         "begin_borrow",
         "begin_return",
+        "begin_account",
+        "show_account",
+        "back_to_borrowing",
+        "renew",
+        "renew_all",
+        "choose_receipt",
         "keypad_digit",
         "keypad_delete",
         "keypad_ok",
@@ -52,7 +66,8 @@ ACTIONS = frozenset(
     }
 )
 
-TEXT_FIELDS = tuple(f for f in Texts.__dataclass_fields__ if f != "rows")
+# Texts shown as they are; the rows and the receipt choices become lists for the screens.
+TEXT_FIELDS = tuple(f for f in Texts.__dataclass_fields__ if f not in ("rows", "receipt_choices"))
 
 
 def _is_plain(exc: BaseException) -> bool:
@@ -96,7 +111,19 @@ class KioskApp(App):
     keypad_display = StringProperty("")
     warning = StringProperty("")
     device_notice = StringProperty("")
+    offline_notice = StringProperty("")
     rows = ListProperty()
+    session_state = StringProperty("idle")  # the session's state, for what a shared screen shows
+    # The summary's receipt choice: [(kind, label)] until chosen, then what became of it.
+    receipt_prompt = StringProperty("")
+    receipt_choices = ListProperty()
+    receipt_status = StringProperty("")
+    receipt_tone = StringProperty("neutral")
+    # The account screen.
+    account_heading = StringProperty("")
+    account_unavailable = StringProperty("")
+    account_can_renew_all = BooleanProperty(False)
+    account_items = ListProperty()  # RecycleView data: headings, loans, holds, fees
     library_name = StringProperty("")
     dev_tray_open = BooleanProperty(False)
     keypad_stage = StringProperty("card")
@@ -230,6 +257,7 @@ class KioskApp(App):
         if self.runtime is not None:
             self.runtime.core.poll_devices()
             self.runtime.core.tick()
+            self.runtime.core.sync()
 
     # --- showing the core's state (UI thread) --------------------------------------------
     def _on_view(self, view: SessionView) -> None:
@@ -251,12 +279,38 @@ class KioskApp(App):
         texts = present(view, self.loc)
         for name in TEXT_FIELDS:
             setattr(self, name, getattr(texts, name))
+        renewable = renewable_keys(view)
         self.rows = [
-            {"key": r.key, "title": r.title, "status": r.status, "detail": r.detail, "tone": r.tone}
+            {
+                "key": r.key,
+                "title": r.title,
+                "status": r.status,
+                "detail": r.detail,
+                "tone": r.tone,
+                "can_renew": r.key in renewable,
+            }
             for r in texts.rows
         ]
+        self.receipt_choices = [list(choice) for choice in texts.receipt_choices]
+        self.receipt_tone = receipt_tone(view.receipt)
+        account = present_account(view.account, self.loc)
+        self.account_heading = account.heading
+        self.account_unavailable = account.unavailable
+        self.account_can_renew_all = account.can_renew_all and not account.unavailable
+        self.account_items = account_items(account) if view.account is not None else []
         self.language = view.language
         self.keypad_stage = view.keypad.stage
+        self.session_state = str(view.state)
+
+    @staticmethod
+    def notices(*parts: str) -> str:
+        """The one banner a screen shows: kv passes the texts so a change re-renders it."""
+        return join_notices(*parts)
+
+    @staticmethod
+    def notice_tone(*alarming: str) -> str:
+        """Red when something needs the patron now; amber when the library system is away."""
+        return "bad" if any(alarming) else "attention"
 
     def tr(self, message: str, _language: str) -> str:
         """Translate a fixed text; kv passes `app.language` so a switch re-renders it."""

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sip2_parser(sub)
     _add_rfid_parser(sub)
     _add_devices_parser(sub)
+    _add_outbox_parser(sub)
     return parser
 
 
@@ -519,6 +520,80 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_outbox_parser(sub: argparse._SubParsersAction) -> None:
+    outbox = sub.add_parser(
+        "outbox",
+        help="what the kiosk still has to send, and the reconciliation report for staff",
+        description="Reads the kiosk's store (safe while the kiosk runs). Exit 0 when done; "
+        "report exits 1 when entries need staff; 2 for a bad configuration.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None, metavar="PATH")
+    common.add_argument("--json", action="store_true", help="JSON instead of text")
+    actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="entries, oldest first")
+    listing.add_argument(
+        "--state", action="append", choices=OUTBOX_STATE_CHOICES, help="only these (repeatable)"
+    )
+    listing.add_argument("--limit", type=int, default=100)
+    actions.add_parser("report", parents=[common], help="reconciliation report: conflicts, failed")
+    retry = actions.add_parser(
+        "retry", parents=[common], help="send failed or conflicting entries again"
+    )
+    retry.add_argument("ids", nargs="*", metavar="ID", help="client ids from list or report")
+    retry.add_argument("--all", action="store_true", help="every failed or conflicting entry")
+    resolve = actions.add_parser(
+        "resolve", parents=[common], help="mark entries settled by hand in the library system"
+    )
+    resolve.add_argument("ids", nargs="+", metavar="ID")
+    resolve.add_argument("--note", default="", help="what was done (kept with the entry)")
+
+
+OUTBOX_STATE_CHOICES = ("pending", "sending", "confirmed", "refused", "failed", "conflict")
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from kiosk import outbox_tool
+    from kiosk.store import Store
+
+    config = load_config(args.config or default_config_path())
+    with Store.open(config.store_path()) as store:
+        action = args.outbox_command
+        if action == "list":
+            rows = outbox_tool.list_entries(store, args.state, args.limit)
+            out = json.dumps(rows, ensure_ascii=False) if args.json else None
+            print(out or outbox_tool.render_list(rows))
+            return EXIT_OK
+        if action == "report":
+            data = outbox_tool.report(store)
+            print(
+                json.dumps(data, ensure_ascii=False)
+                if args.json
+                else outbox_tool.render_report(data)
+            )
+            return EXIT_FAILED if data["needs_staff"] else EXIT_OK
+        if action == "retry":
+            if not args.ids and not args.all:
+                print("kiosk outbox retry: give entry ids, or --all", file=sys.stderr)
+                return EXIT_CONFIG
+            done = outbox_tool.retry(store, args.ids, all_staff=args.all)
+            records = [outbox_tool.entry_record(entry) for entry in done]
+            if args.json:
+                print(json.dumps(records, ensure_ascii=False))
+            else:
+                print(
+                    f"{len(done)} entr{'y' if len(done) == 1 else 'ies'} queued again; "
+                    "the kiosk sends them at its next check of the library system."
+                )
+            return EXIT_OK
+        done = outbox_tool.resolve(store, args.ids, args.note)
+        if args.json:
+            print(json.dumps([outbox_tool.entry_record(e) for e in done], ensure_ascii=False))
+        else:
+            print(f"{len(done)} entr{'y' if len(done) == 1 else 'ies'} marked as settled.")
+        return EXIT_OK
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -529,6 +604,7 @@ COMMANDS = {
     "sip2": cmd_sip2,
     "rfid": cmd_rfid,
     "devices": cmd_devices,
+    "outbox": cmd_outbox,
 }
 
 if __name__ == "__main__":

@@ -73,6 +73,10 @@ class Harness:
             raise LookupError(f"nothing on screen is called {tid!r} (hidden: {hidden})")
         return found[0]
 
+    def find_all_widgets(self, cls: type) -> list[Widget]:
+        """Every widget of a kind a patron can see now (buttons, rows…)."""
+        return [w for w in self.widgets() if isinstance(w, cls) and _shown(w)]
+
     def text(self, tid: str) -> str:
         return str(self.find(tid).text)
 

@@ -18,7 +18,9 @@ BUSY = hex_("#4A4A4A")
 SCRIM = (0, 0, 0, 0.55)
 TRAY = hex_("#2B2B2B")
 
-TONES = {"good": GOOD, "bad": BAD, "attention": ATTENTION, "busy": BUSY}
+TONES = {"good": GOOD, "bad": BAD, "attention": ATTENTION, "busy": BUSY, "neutral": PRIMARY}
+# Text in a tone's colour on SURFACE (each 6:1 or better on white).
+TONE_TEXT = {"good": GOOD, "bad": BAD, "attention": ATTENTION, "busy": MUTED, "neutral": MUTED}
 
 # Touch targets: at least 44 px; patrons get larger ones.
 TOUCH_MIN = dp(44)

@@ -8,10 +8,11 @@ books) and photographs each state. Tests and the README use its pictures.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 from kiosk.backends.demo_data import SAMPLE_ITEMS, SAMPLE_PATRONS, SampleItem, SamplePatron
+from kiosk.circulation import BackendStatus, BackendUnavailable, Reason
 from kiosk.config import KioskConfig
 from kiosk.demo import demo_tags
 from kiosk.runtime import Runtime
@@ -58,6 +59,16 @@ def reserved_item() -> SampleItem:
     return next(i for i in SAMPLE_ITEMS if i.hold_for)
 
 
+def renewable_loan(patron: SamplePatron) -> SampleItem:
+    """Already lent to `patron` at seed time, nobody waiting for it: it can be renewed."""
+    return next(i for i in SAMPLE_ITEMS if i.on_loan_to == patron.card and not i.hold_for)
+
+
+def reserved_loan(patron: SamplePatron) -> SampleItem:
+    """Lent to `patron`, overdue and reserved by someone else: no renewal."""
+    return next(i for i in SAMPLE_ITEMS if i.on_loan_to == patron.card and i.hold_for)
+
+
 def tags_of(item: SampleItem) -> list:
     return [t for t in demo_tags() if t.item_id == item.item_id]
 
@@ -87,6 +98,23 @@ def run_tour(config: KioskConfig, out_dir: Path, lang: str) -> list[Path]:
         if harness.failure:
             raise RuntimeError(f"the tour stopped:\n{harness.failure}")
         return written
+
+
+class UnreachableLibrary:
+    """The library system with its network cable pulled: every call fails as a dead
+    link does, and the status says offline. The tour swaps it in to show offline mode."""
+
+    def __init__(self, detail: str = "the tour pulled the cable") -> None:
+        self.detail = detail
+
+    def status(self) -> BackendStatus:
+        return BackendStatus(online=False, detail=self.detail)
+
+    def __getattr__(self, name: str) -> Callable[..., object]:
+        def unreachable(*_args: object, **_kwargs: object) -> object:
+            raise BackendUnavailable(f"{name}: {self.detail}")
+
+        return unreachable
 
 
 def with_data_dir(config: KioskConfig, data_dir: Path) -> KioskConfig:
@@ -128,6 +156,20 @@ def _tour_script(
     def choose_language() -> None:
         if h.app.view.language != lang:
             h.tap(f"lang-{lang}")
+
+    def place(item: SampleItem) -> None:
+        for tag in tags_of(item):
+            pad.place(tag.uid, tag.data)
+
+    def log_in(who: SamplePatron) -> Generator[None, None, None]:
+        choose_language()
+        yield
+        yield from type_digits(who.card)
+        h.tap("key-ok")
+        yield
+        yield from type_digits(who.pin)
+        h.tap("key-ok")
+        yield
 
     choose_language()
     yield
@@ -173,7 +215,16 @@ def _tour_script(
     yield
     h.tap("finish")
     yield
+    expect(h, "summary")
+    if not h.app.receipt_choices:
+        raise AssertionError("the summary offers no receipt after a loan")
     yield from shot("summary")
+    h.tap("receipt-print")
+    yield
+    expect(h, "summary", receipt_choices=[])
+    if h.app.view.receipt.status != "printed":
+        raise AssertionError(f"receipt not printed: {h.app.view.receipt}")
+    yield from shot("summary-receipt-printed")
     h.tap("done")
     pad.clear()
     yield
@@ -207,3 +258,86 @@ def _tour_script(
     h.app.toggle_dev_tray()
     yield 0.3
     yield from shot("developer-tray")
+    h.app.toggle_dev_tray()
+    yield 0.3
+    yield from _account_tour(h, runtime, clock, shot, place, log_in)
+
+
+def _account_tour(h, runtime: Runtime, clock: OffsetClock, shot, place, log_in):
+    """My account: loans (one overdue), renewals, renewing from the pad, holds, fees;
+    then the library system goes away."""
+    pad = runtime.tag_reader
+    patron = borrower()
+    renewable, reserved = renewable_loan(patron), reserved_loan(patron)
+    holder = sample_patron(card=reserved.hold_for)
+    # "My account" on the start screen: identify, then the account.
+    h.tap("account")
+    yield
+    yield from log_in(patron)
+    expect(h, "account")
+    if not any(loan.overdue for loan in h.app.view.account.loans):
+        raise AssertionError("the account shows no overdue loan")
+    yield from shot("account-loans")
+    h.tap("renew-all")
+    yield
+    renewals = {loan.title: loan.renewal for loan in h.app.view.account.loans}
+    if set(renewals.values()) != {Reason.OK, Reason.RESERVED_FOR_OTHER}:
+        raise AssertionError(f"expected one renewed and one refused: {renewals}")
+    yield from shot("account-renewed")
+    # Back to borrowing; a book she already has is on the pad: renew it from there.
+    h.tap("back-to-borrowing")
+    yield
+    place(renewable)
+    yield 0.5
+    expect(h, "checkout")
+    if not h.find_all(f"renew-{renewable.item_id}"):
+        raise AssertionError("no Renew button on the line of a book already lent to her")
+    yield from shot("checkout-renewable")
+    h.tap(f"renew-{renewable.item_id}")
+    yield
+    yield from shot("checkout-renewed")
+    h.tap("logout")
+    pad.clear()
+    yield
+    # The overdue book comes back: a fine for her, and it waits for the reader who reserved it.
+    h.tap("return")
+    yield
+    place(reserved)
+    yield 0.5
+    h.tap("logout")
+    pad.clear()
+    yield
+    h.tap("account")
+    yield
+    yield from log_in(holder)
+    expect(h, "account")
+    if not h.app.view.account.holds:
+        raise AssertionError("no hold ready for pickup")
+    yield from shot("account-holds")
+    h.tap("account-finish")
+    yield
+    h.tap("done")
+    yield
+    h.tap("account")
+    yield
+    yield from log_in(patron)
+    expect(h, "account")
+    if not h.app.view.account.fees_cents:
+        raise AssertionError("no fees after an overdue return")
+    yield from shot("account-fees")
+    h.tap("back-to-borrowing")
+    yield
+    # The library system stops answering: the kiosk says so and keeps lending.
+    runtime.core.backend = UnreachableLibrary()
+    clock.offset += runtime.config.offline.check_interval_s + 1
+    yield 1.0
+    expect(h, "checkout")
+    if not h.app.offline_notice:
+        raise AssertionError("offline, but no offline notice")
+    place(plain_items(1)[0])
+    yield 0.5
+    yield from shot("offline-checkout")
+    h.tap("my-account")
+    yield
+    expect(h, "account")
+    yield from shot("offline-account")

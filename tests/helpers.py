@@ -46,3 +46,86 @@ def bounded(call: Callable[[], T], limit_s: float = 5.0) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+class Link:
+    """A TCP relay on loopback between a client and a server that a test can cut,
+    restore or slow down: a real network fault on real sockets (no mock of the client).
+
+    While cut, open connections are dropped and new ones are closed at once, as a
+    dead router or a rebooting server does to a kiosk.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+
+        self.target = target
+        self.delay_s = 0.0
+        self._up = True
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            self._up = False
+            for sock in self._open:
+                _close_quietly(sock)
+            self._open.clear()
+
+    def restore(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        _close_quietly(self._listener)
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if not self._up:
+                    _close_quietly(client)
+                    continue
+                try:
+                    server = socket.create_connection(self.target, timeout=2)
+                except OSError:
+                    _close_quietly(client)
+                    continue
+                self._open += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: Any, sink: Any) -> None:
+        import time
+
+        try:
+            while chunk := source.recv(65536):
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close_quietly(source)
+            _close_quietly(sink)
+
+
+def _close_quietly(sock: Any) -> None:
+    import contextlib
+    import socket
+
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()

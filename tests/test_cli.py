@@ -93,6 +93,26 @@ def test_doctor_exit_codes_for_degraded_and_invalid(tmp_path: Path) -> None:
     assert json.loads(invalid.stdout)["exit_code"] == 2
 
 
+def test_doctor_reports_a_printer_out_of_paper(tmp_path: Path) -> None:
+    from drivers.emulators.printer import PrinterEmulator
+
+    emulator = PrinterEmulator()
+    try:
+        config = demo_copy(tmp_path)
+        config.write_text(
+            config.read_text().replace('printer = "file:receipts"', f'printer = "{emulator.url}"')
+        )
+        healthy = kiosk("doctor", "--config", str(config), "--json")
+        printer = next(c for c in json.loads(healthy.stdout)["checks"] if c["name"] == "printer")
+        assert (healthy.returncode, printer["status"]) == (0, "ok"), printer
+        emulator.paper_out = True
+        degraded = kiosk("doctor", "--config", str(config))
+        assert degraded.returncode == 1
+        assert "printer" in degraded.stdout and "paper out" in degraded.stdout
+    finally:
+        emulator.close()
+
+
 def test_demo_without_a_display_says_what_to_do() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.pop("SDL_VIDEODRIVER", None)

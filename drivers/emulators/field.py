@@ -57,6 +57,7 @@ class RfidField:
         self._lock = threading.Lock()
         self._tags: dict[bytes, FieldTag] = {}
         self._failing_writes = 0
+        self._lost_writes = 0
 
     # --- changing the field (tests, tray) --------------------------------------------------
 
@@ -114,6 +115,13 @@ class RfidField:
         with self._lock:
             self._failing_writes = n
 
+    def lose_next_write(self, n: int = 1) -> None:
+        """The next `n` writes answer OK but change nothing: only reading back shows it."""
+        if n < 0:
+            raise ValueError(f"the number of lost writes cannot be negative ({n})")
+        with self._lock:
+            self._lost_writes = n
+
     # --- looking at it ----------------------------------------------------------------------
 
     def tag(self, uid: bytes) -> FieldTag:
@@ -154,21 +162,21 @@ class RfidField:
         with self._lock:
             tag = self._addressed(uid)
             self._blocks(tag, first, len(data) // BLOCK_SIZE)
-            self._consume_write_failure()
-            start = first * BLOCK_SIZE
-            tag.memory[start : start + len(data)] = data
+            if self._consume_write_failure():
+                start = first * BLOCK_SIZE
+                tag.memory[start : start + len(data)] = data
 
     def write_afi(self, uid: bytes, afi: int) -> None:
         with self._lock:
             tag = self._addressed(uid)
-            self._consume_write_failure()
-            tag.afi = _byte("AFI", afi)
+            if self._consume_write_failure():
+                tag.afi = _byte("AFI", afi)
 
     def set_eas(self, uid: bytes, on: bool) -> None:
         with self._lock:
             tag = self._addressed(uid)
-            self._consume_write_failure()
-            tag.eas = on
+            if self._consume_write_failure():
+                tag.eas = on
 
     def eas_alarm(self, uid: bytes) -> bool:
         with self._lock:
@@ -202,7 +210,12 @@ class RfidField:
             raise FieldFault(Fault.OUT_OF_RANGE)
         return tag.memory[start:end]
 
-    def _consume_write_failure(self) -> None:
+    def _consume_write_failure(self) -> bool:
+        """Raise for a failing write; False for a write that answers OK but is lost."""
         if self._failing_writes:
             self._failing_writes -= 1
             raise FieldFault(Fault.WRITE_FAILED)
+        if self._lost_writes:
+            self._lost_writes -= 1
+            return False
+        return True

@@ -6,6 +6,15 @@ periods in total and none while someone else waits for the item, loan limits
 (adults 15, children 8), checkout refused over 10,00 € of fees, overdue fines
 for adults, holds kept 3 working days on the holds shelf.
 
+Loans and returns made at a kiosk while it could not reach the library are
+recorded afterwards, never refused for the patron's account or the item's
+holds (SIP2 "no block"): physical reality wins. Each recorded loan lists what
+it would have been refused for (`CheckoutResult.conflicts`) for staff. Because
+kiosks replay their outboxes independently, a late replay is placed in time:
+a return that happened before the item's current loan began never ends that
+loan, and a loan an earlier replay had to end is corrected when its real return
+arrives.
+
 Every write call is one database transaction that also records its answer
 under the caller's `client_id`, so a repeated call (replay after a crash or a
 kill -9) returns the first answer and never lends or returns twice.
@@ -122,6 +131,8 @@ class LoanRow(Base):
     item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"))
     card: Mapped[str] = mapped_column(ForeignKey("patrons.card"), index=True)
     loaned_on: Mapped[dt.date] = mapped_column(Date)  # the renewal limit counts from here
+    # When the loan began, to the second; NULL in files made before offline replays.
+    loaned_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
     due: Mapped[dt.date] = mapped_column(Date)
     renewals: Mapped[int] = mapped_column(default=0)
     returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=None)
@@ -178,6 +189,13 @@ def add_working_days(day: dt.date, count: int) -> dt.date:
     return day
 
 
+def _add_missing_columns(conn: Any) -> None:
+    """Columns added since a file was made (create_all adds tables, never columns)."""
+    have = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(loans)")}
+    if "loaned_at" not in have:
+        conn.exec_driver_sql("ALTER TABLE loans ADD COLUMN loaned_at DATETIME")
+
+
 def _item(row: ItemRow) -> Item:
     return Item(item_id=row.item_id, title=row.title, author=row.author, parts=row.parts)
 
@@ -188,6 +206,8 @@ def _result_to_json(result: CheckoutResult | CheckinResult) -> str:
         data["item"] = asdict(result.item)
     if isinstance(result, CheckoutResult):
         data["due"] = result.due.isoformat() if result.due else None
+        if result.conflicts:
+            data["conflicts"] = [c.value for c in result.conflicts]
     else:
         data["destination"] = result.destination
     return json.dumps(data, ensure_ascii=False)
@@ -200,7 +220,8 @@ def _result_from_json(kind: str, raw: str) -> CheckoutResult | CheckinResult:
     if kind == "checkin":
         return CheckinResult(reason, item, data["destination"], data["server_text"])
     due = dt.date.fromisoformat(data["due"]) if data.get("due") else None
-    return CheckoutResult(reason, item, due, data["server_text"])
+    conflicts = tuple(Reason(c) for c in data.get("conflicts", ()))
+    return CheckoutResult(reason, item, due, data["server_text"], conflicts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,9 +230,38 @@ class _Request:
     patron_id: str | None
     item_id: str
     when: dt.datetime
+    offline_due: dt.date | None = None  # a loan made offline, recorded now (no block)
+    offline: bool = False  # a return made offline
 
     def fingerprint(self) -> str:
-        return json.dumps([self.kind, self.patron_id, self.item_id, self.when.isoformat()])
+        parts: list[Any] = [self.kind, self.patron_id, self.item_id, self.when.isoformat()]
+        # Only offline requests carry more, so answers recorded before keep matching.
+        if self.offline_due is not None:
+            parts.append({"offline_due": self.offline_due.isoformat()})
+        if self.offline:
+            parts.append({"offline": True})
+        return json.dumps(parts)
+
+
+# What an offline loan would have been refused for, in the order results list them.
+CONFLICT_ORDER: tuple[Reason, ...] = (
+    Reason.ON_LOAN_TO_OTHER,
+    Reason.RESERVED_FOR_OTHER,
+    Reason.REFERENCE_ONLY,
+    Reason.CARD_BLOCKED,
+    Reason.CARD_EXPIRED,
+    Reason.FEES_OVER_LIMIT,
+    Reason.LOAN_LIMIT,
+)
+
+
+def _in_order(conflicts: set[Reason]) -> tuple[Reason, ...]:
+    return tuple(c for c in CONFLICT_ORDER if c in conflicts)
+
+
+def _loan_start(loan: LoanRow) -> dt.datetime:
+    # Loans from before the loaned_at column began at some time that day: the day's start.
+    return loan.loaned_at or dt.datetime.combine(loan.loaned_on, dt.time.min)
 
 
 # --- the library ----------------------------------------------------------------------
@@ -244,6 +294,7 @@ class DemoLibrary:
             with self._guard("prepare"):
                 with self._engine.begin() as conn:
                     Base.metadata.create_all(conn)
+                    _add_missing_columns(conn)
                 if seed:
                     self._seed_if_empty()
         except BackendUnavailable:
@@ -323,6 +374,7 @@ class DemoLibrary:
                         item_id=i.item_id,
                         card=i.on_loan_to,
                         loaned_on=loaned_on,
+                        loaned_at=dt.datetime.combine(loaned_on, dt.time(9, 0)),
                         due=loaned_on + dt.timedelta(days=self.loan_days),
                     )
                 )
@@ -410,10 +462,10 @@ class DemoLibrary:
                 .where(HoldRow.item_id == row.item_id, HoldRow.closed_at.is_(None))
                 .where((HoldRow.ready_until.is_(None)) | (HoldRow.ready_until >= today))
             ).all()
-            if row.reference_only:
-                state = ItemState.NOT_FOR_LOAN
-            elif loan is not None:
+            if loan is not None:  # first: a reference item lent offline is still out
                 state = ItemState.ON_LOAN
+            elif row.reference_only:
+                state = ItemState.NOT_FOR_LOAN
             elif any(h.ready_until is not None for h in waiting):
                 state = ItemState.ON_HOLD_SHELF
             else:
@@ -473,6 +525,17 @@ class DemoLibrary:
         )
         return RenewAllResult(Reason.OK, results)
 
+    def holds_waiting(self, patron_id: str) -> list[str]:
+        """Items the patron reserved that are not on the holds shelf yet (SIP2's CD list)."""
+        query = (
+            select(HoldRow.item_id)
+            .where(HoldRow.card == patron_id.strip(), HoldRow.closed_at.is_(None))
+            .where(HoldRow.ready_until.is_(None))
+            .order_by(HoldRow.placed_at, HoldRow.id)
+        )
+        with self._guard("holds_waiting"), self._read() as s, s.begin():
+            return list(s.scalars(query))
+
     def loans(self, patron_id: str) -> list[tuple[Item, dt.date]]:
         """The patron's current loans with their due dates, soonest first."""
         query = (
@@ -495,9 +558,12 @@ class DemoLibrary:
         client_id: str,
         when: dt.datetime,
         resumed: bool = False,
+        offline_due: dt.date | None = None,
     ) -> CheckoutResult:
-        request = _Request("checkout", patron_id.strip(), item_id.strip(), when)
-        return cast(CheckoutResult, self._transact(client_id, request, self._do_checkout))
+        """Lend now; with `offline_due`, record a loan the kiosk made offline at `when`."""
+        request = _Request("checkout", patron_id.strip(), item_id.strip(), when, offline_due)
+        apply = self._do_checkout if offline_due is None else self._do_offline_checkout
+        return cast(CheckoutResult, self._transact(client_id, request, apply))
 
     def renew(
         self,
@@ -512,10 +578,30 @@ class DemoLibrary:
         return cast(CheckoutResult, self._transact(client_id, request, self._do_renew))
 
     def checkin(
-        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+        self,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
+        offline: bool = False,
     ) -> CheckinResult:
-        request = _Request("checkin", None, item_id.strip(), when)
-        return cast(CheckinResult, self._transact(client_id, request, self._do_checkin))
+        """Take an item back at `when` (with `offline`, a return the kiosk took offline)."""
+        request = _Request("checkin", None, item_id.strip(), when, offline=offline)
+        apply = self._do_offline_checkin if offline else self._do_checkin
+        return cast(CheckinResult, self._transact(client_id, request, apply))
+
+    def blocked_cards(self) -> tuple[str, ...]:
+        """Cards whose holder may not borrow whatever the item: blocked (reported lost)
+        and expired ones, the card-level refusals identify() reports. Fees are left out:
+        they are paid and change during an outage, and offline limits bound the risk."""
+        query = (
+            select(PatronRow.card)
+            .where(PatronRow.blocked.is_(True) | PatronRow.expired.is_(True))
+            .order_by(PatronRow.card)
+        )
+        with self._guard("blocked_cards"), self._read() as s, s.begin():
+            return tuple(s.scalars(query))
 
     def _transact(
         self,
@@ -565,15 +651,18 @@ class DemoLibrary:
         return s.scalars(query).first()
 
     @staticmethod
-    def _first_hold(s: Session, item_id: str, today: dt.date) -> HoldRow | None:
-        """The hold first in the queue, skipping holds that lapsed on the holds shelf."""
+    def _open_holds(s: Session, item_id: str, today: dt.date) -> list[HoldRow]:
+        """The item's hold queue in order, skipping holds that lapsed on the holds shelf."""
         query = (
             select(HoldRow)
             .where(HoldRow.item_id == item_id, HoldRow.closed_at.is_(None))
             .where((HoldRow.ready_until.is_(None)) | (HoldRow.ready_until >= today))
             .order_by(HoldRow.placed_at, HoldRow.id)
         )
-        return s.scalars(query).first()
+        return list(s.scalars(query))
+
+    def _first_hold(self, s: Session, item_id: str, today: dt.date) -> HoldRow | None:
+        return next(iter(self._open_holds(s, item_id, today)), None)
 
     def _card_refusal(self, patron: PatronRow) -> CheckoutResult | None:
         if patron.blocked:
@@ -622,7 +711,15 @@ class DemoLibrary:
         if hold is not None:  # this patron's own hold is fulfilled by the loan
             hold.closed_at = _naive(r.when)
         due = today + dt.timedelta(days=self.loan_days)
-        s.add(LoanRow(item_id=item.item_id, card=patron.card, loaned_on=today, due=due))
+        s.add(
+            LoanRow(
+                item_id=item.item_id,
+                card=patron.card,
+                loaned_on=today,
+                loaned_at=_naive(r.when),
+                due=due,
+            )
+        )
         return CheckoutResult(Reason.OK, item, due)
 
     def _do_renew(self, s: Session, r: _Request) -> CheckoutResult:
@@ -701,6 +798,134 @@ class DemoLibrary:
         fine = days_late * FINE_PER_DAY_CENTS
         patron.fees_cents += fine
         return f"{days_late} days overdue, fine {format_eur(fine)}"
+
+    # -- offline replays (no block) --
+
+    @staticmethod
+    def _card_conflicts(patron: PatronRow) -> set[Reason]:
+        found = set()
+        if patron.blocked:
+            found.add(Reason.CARD_BLOCKED)
+        if patron.expired:
+            found.add(Reason.CARD_EXPIRED)
+        if patron.fees_cents >= FEES_LIMIT_CENTS:
+            found.add(Reason.FEES_OVER_LIMIT)
+        return found
+
+    def _do_offline_checkout(self, s: Session, r: _Request) -> CheckoutResult:
+        """Record a loan made at the kiosk at `r.when`; refused only when it cannot be."""
+        assert r.offline_due is not None
+        at, due = _naive(r.when), r.offline_due
+        item_row = s.get(ItemRow, r.item_id)
+        if item_row is None:
+            return CheckoutResult(Reason.UNKNOWN_ITEM, server_text="no such item")
+        item = _item(item_row)
+        patron = s.get(PatronRow, r.patron_id or "")
+        if patron is None:
+            return CheckoutResult(Reason.UNKNOWN_PATRON, item, server_text="no such card")
+        conflicts = self._card_conflicts(patron)
+        if item_row.reference_only:
+            conflicts.add(Reason.REFERENCE_ONLY)
+        loan = self._open_loan(s, item.item_id)
+        if loan is not None and _loan_start(loan) > at:
+            # Lent again after this loan began, so it came back in between: recorded as
+            # ended then, and corrected when its own return is replayed.
+            ended = _loan_start(loan)
+            past = LoanRow(
+                item_id=item.item_id,
+                card=patron.card,
+                loaned_on=at.date(),
+                loaned_at=at,
+                due=due,
+                returned_at=ended,
+            )
+            s.add(past)
+            notes = [f"offline loan recorded as ended by {ended:%Y-%m-%d %H:%M}, when lent again"]
+            notes.append(self._charge_overdue(s, past, ended.date()))
+            text = "; ".join(n for n in notes if n)
+            return CheckoutResult(Reason.OK, item, due, text, _in_order(conflicts))
+        today = at.date()
+        if loan is not None and loan.card == patron.card:
+            # The library already has this patron's loan: nothing more to record.
+            hold = self._first_hold(s, item.item_id, today)
+            if hold is not None and hold.card != patron.card:
+                conflicts.add(Reason.RESERVED_FOR_OTHER)
+            text = "already on loan to this patron"
+            return CheckoutResult(Reason.OK, item, loan.due, text, _in_order(conflicts))
+        notes = ["offline loan recorded"]
+        if loan is not None:
+            # The item is with this patron now, so the other patron's loan had ended.
+            loan.returned_at = at
+            conflicts.add(Reason.ON_LOAN_TO_OTHER)
+            notes.append(f"loan of another patron ended at {at:%Y-%m-%d %H:%M}")
+            notes.append(self._charge_overdue(s, loan, today))
+        hold = self._first_hold(s, item.item_id, today)
+        if hold is not None and hold.card != patron.card:
+            conflicts.add(Reason.RESERVED_FOR_OTHER)
+        for waiting in self._open_holds(s, item.item_id, today):
+            if waiting.card == patron.card:
+                waiting.closed_at = at  # fulfilled by this loan
+            else:
+                waiting.ready_until = None  # off the holds shelf: waiting for the return
+        limit = CHILD_LOAN_LIMIT if patron.is_child else ADULT_LOAN_LIMIT
+        if self._open_loan_count(s, patron.card) >= limit:
+            conflicts.add(Reason.LOAN_LIMIT)
+        s.add(
+            LoanRow(item_id=item.item_id, card=patron.card, loaned_on=today, loaned_at=at, due=due)
+        )
+        text = "; ".join(n for n in notes if n)
+        return CheckoutResult(Reason.OK, item, due, text, _in_order(conflicts))
+
+    def _do_offline_checkin(self, s: Session, r: _Request) -> CheckinResult:
+        """A return taken at the kiosk at `r.when`: an ordinary return at that time, unless
+        the item's open loan began after it (then that loan is not the one returned)."""
+        at = _naive(r.when)
+        item_row = s.get(ItemRow, r.item_id)
+        loan = self._open_loan(s, r.item_id)
+        if item_row is None or (loan is not None and _loan_start(loan) <= at):
+            return self._do_checkin(s, r)
+        # A loan that was out at `at` and ended later (by a replayed loan of someone else).
+        query = (
+            select(LoanRow)
+            .where(LoanRow.item_id == r.item_id, LoanRow.returned_at.is_not(None))
+            .where(LoanRow.returned_at > at)
+            .order_by(LoanRow.returned_at.desc(), LoanRow.id.desc())
+        )
+        earlier = next((ln for ln in s.scalars(query) if _loan_start(ln) <= at), None)
+        if earlier is None:
+            if loan is None:
+                return self._do_checkin(s, r)
+            return CheckinResult(
+                Reason.NOT_ON_LOAN,
+                _item(item_row),
+                "shelf",
+                "returned before its current loan began: that loan stays",
+            )
+        assert earlier.returned_at is not None
+        ended = earlier.returned_at
+        # Its fine was charged up to `ended`; the real return was earlier.
+        refund = self._fine_cents(s, earlier, ended.date()) - self._fine_cents(
+            s, earlier, at.date()
+        )
+        earlier.returned_at = at
+        patron = s.get(PatronRow, earlier.card)
+        if patron is not None and refund:
+            patron.fees_cents -= refund
+        text = (
+            f"return recorded at {at:%Y-%m-%d %H:%M}"
+            f" (the loan had been ended at {ended:%Y-%m-%d %H:%M})"
+        )
+        if refund:
+            text += f"; fine reduced by {format_eur(refund)}"
+        return CheckinResult(Reason.OK, _item(item_row), "shelf", text)
+
+    @staticmethod
+    def _fine_cents(s: Session, loan: LoanRow, day: dt.date) -> int:
+        patron = s.get(PatronRow, loan.card)
+        days_late = (day - loan.due).days
+        if days_late <= 0 or patron is None or patron.is_child:
+            return 0
+        return days_late * FINE_PER_DAY_CENTS
 
     # -- health --
 

@@ -9,14 +9,21 @@ happen; when the server cannot be asked either, the caller gets a
 codes from the server's screen message, or, when its words say nothing we know,
 from follow-up questions about the item and the patron. Nothing is sent that
 the ACS status (fetched before the first write) says the ILS does not allow.
+
+Loans and returns the kiosk made offline are sent with "no block" (a checkout
+with the due date the patron was given, a checkin with the real return date).
+Servers do not say what a no-block checkout overrode, so this side looks first
+(the item's status and holds, the patron's flags) and reports that as the
+loan's conflicts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
@@ -62,6 +69,7 @@ from kiosk.sip2.reasons import reason_from_flags, reason_from_text
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 # SIP2 circulation status (18) → where the item is.
 _STATES: dict[int, ItemState] = {
@@ -82,6 +90,19 @@ _STATES: dict[int, ItemState] = {
     12: ItemState.NOT_FOR_LOAN,  # lost
     13: ItemState.NOT_FOR_LOAN,  # missing
 }
+# What an offline (no-block) loan may have overridden, in the order results list them.
+_CONFLICT_ORDER: tuple[Reason, ...] = (
+    Reason.ON_LOAN_TO_OTHER,
+    Reason.RESERVED_FOR_OTHER,
+    Reason.REFERENCE_ONLY,
+    Reason.CARD_BLOCKED,
+    Reason.CARD_EXPIRED,
+    Reason.FEES_OVER_LIMIT,
+    Reason.LOAN_LIMIT,
+)
+_CARD_CONFLICTS = frozenset(
+    {Reason.CARD_BLOCKED, Reason.CARD_EXPIRED, Reason.FEES_OVER_LIMIT, Reason.LOAN_LIMIT}
+)
 # Checkin alert types (CV, an extension most servers send) → where the item goes.
 _ALERT_DESTINATIONS = {"01": "holds_shelf", "02": "holds_shelf", "04": "other_branch"}
 PAGE_SIZE = 50
@@ -296,7 +317,10 @@ class Sip2Backend:
         client_id: str,
         when: dt.datetime,
         resumed: bool = False,
+        offline_due: dt.date | None = None,
     ) -> CheckoutResult:
+        if offline_due is not None:
+            return self._offline_checkout(patron_id, item_id, client_id, when, resumed, offline_due)
         refused = self._allowed("checkout")
         what = f"the checkout of item {item_id}"
         if resumed:
@@ -315,6 +339,16 @@ class Sip2Backend:
             item_identifier=item_id,
             terminal_password=self.terminal_password,
         )
+        reply = self._send_checkout(request, client_id, what)
+        if isinstance(reply, CheckoutResult):
+            return reply
+        return self._checkout_result(reply, patron_id, item_id)
+
+    def _send_checkout(
+        self, request: CheckoutRequest, client_id: str, what: str
+    ) -> CheckoutResponse | CheckoutResult:
+        """The server's answer, or the loan found by looking after the answer was lost."""
+        patron_id, item_id = request.patron_identifier, request.item_identifier
         try:
             reply = self.client.request(request)
         except AnswerLost:
@@ -327,7 +361,96 @@ class Sip2Backend:
             raise BackendUnavailable(f"library system (SIP2): {exc}") from exc
         if not isinstance(reply, CheckoutResponse):
             raise BackendUnavailable(f"library system (SIP2) answered {reply.code} to a checkout")
-        return self._checkout_result(reply, patron_id, item_id)
+        return reply
+
+    def _offline_checkout(
+        self,
+        patron_id: str,
+        item_id: str,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool,
+        due: dt.date,
+    ) -> CheckoutResult:
+        """Record a loan made at the kiosk offline: checkout with no block and the due date
+        the patron was given. Refused only when the server cannot record it at all."""
+        refused = self._allowed("checkout")
+        if refused is not None and not resumed:
+            return CheckoutResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
+        what = f"the offline checkout of item {item_id}"
+
+        def look(step: Callable[[], T]) -> T:
+            # After a stop mid-send a failed look-up leaves the loan's state unknown.
+            return self._looked_up(what, step) if resumed else step()
+
+        status = look(lambda: self.item_status(item_id))
+        on_loan = status is not None and status.state is ItemState.ON_LOAN
+        if on_loan and look(lambda: self._charged_to(patron_id, item_id)):
+            # The library already has this loan (sent before a stop, or lent online).
+            assert status is not None
+            conflicts = self._offline_conflicts(patron_id, item_id, status, lent=True)
+            text = "already on loan to this patron (item status)"
+            return CheckoutResult(Reason.OK, status.item, status.due, text, conflicts)
+        if refused is not None:  # the ILS takes no checkouts now: keep it for later
+            return CheckoutResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
+        conflicts = self._offline_conflicts(patron_id, item_id, status, lent=False)
+        request = CheckoutRequest(
+            sc_renewal_policy=False,
+            no_block=True,
+            transaction_date=_local(when),  # when it happened at the kiosk
+            nb_due_date=dt.datetime.combine(due, dt.time(23, 59, 59)),
+            institution_id=self.institution_id,
+            patron_identifier=patron_id,
+            item_identifier=item_id,
+            terminal_password=self.terminal_password,
+        )
+        reply = self._send_checkout(request, client_id, what)
+        if isinstance(reply, CheckoutResult):
+            return dataclasses.replace(reply, conflicts=conflicts)
+        if not reply.ok:
+            return self._checkout_result(reply, patron_id, item_id)
+        # A server that names what it overrode adds to what the look-ups found.
+        said = {r for r in _named_each(reply.screen_message) if r in _CONFLICT_ORDER}
+        item = Item(item_id, reply.title_identifier) if reply.title_identifier else None
+        if item is None and status is not None:
+            item = status.item
+        return CheckoutResult(
+            Reason.OK,
+            item,
+            _date(reply.due_date) or due,
+            " ".join(reply.screen_message),
+            _in_order(set(conflicts) | said),
+        )
+
+    def _offline_conflicts(
+        self, patron_id: str, item_id: str, status: ItemStatus | None, *, lent: bool
+    ) -> tuple[Reason, ...]:
+        """What an online checkout would have been refused for, from the item and the
+        patron as the server shows them; `lent`: the loan is already recorded."""
+        found: set[Reason] = set()
+        if status is not None:
+            if status.state is ItemState.ON_LOAN and not lent:
+                found.add(Reason.ON_LOAN_TO_OTHER)
+            elif status.state is ItemState.NOT_FOR_LOAN:
+                found.add(Reason.REFERENCE_ONLY)
+            waiting = status.state is ItemState.ON_HOLD_SHELF or status.holds_queue > 0
+            if waiting and not self._holds_for(patron_id, item_id):
+                found.add(Reason.RESERVED_FOR_OTHER)
+        flags = self._patron_flags(patron_id)
+        if flags.valid_patron is not False:
+            found |= _card_conflicts(flags)
+        if lent:  # the patron's count includes this very loan
+            found.discard(Reason.LOAN_LIMIT)
+        return _in_order(found)
+
+    def _holds_for(self, patron_id: str, item_id: str) -> bool:
+        """Whether the patron has a hold on the item (ready on the shelf, or waiting)."""
+        if item_id in self._item_list(patron_id, "hold_items", lambda r: r.hold_items):
+            return True
+        waiting = self._item_list(
+            patron_id, "unavailable_holds", lambda r: r.unavailable_hold_items
+        )
+        return item_id in waiting
 
     def _lent_already(self, patron_id: str, item_id: str) -> CheckoutResult | None:
         """A success if the server shows the item lent to this patron (a lost answer)."""
@@ -343,9 +466,7 @@ class Sip2Backend:
         )
         return CheckoutResult(Reason.OK, status.item, status.due, "confirmed by item status")
 
-    def _looked_up(
-        self, what: str, look: Callable[[], CheckoutResult | CheckinResult | None]
-    ) -> CheckoutResult | CheckinResult | None:
+    def _looked_up(self, what: str, look: Callable[[], T]) -> T:
         """Run a look-up that decides whether a write had happened. When the server cannot
         say, neither can the kiosk: a plain BackendUnavailable naming the unknown state."""
         try:
@@ -456,7 +577,13 @@ class Sip2Backend:
         )
 
     def checkin(
-        self, item_id: str, *, client_id: str, when: dt.datetime, resumed: bool = False
+        self,
+        item_id: str,
+        *,
+        client_id: str,
+        when: dt.datetime,
+        resumed: bool = False,
+        offline: bool = False,
     ) -> CheckinResult:
         refused = self._allowed("checkin")
         what = f"the return of item {item_id}"
@@ -467,6 +594,7 @@ class Sip2Backend:
         if refused is not None:
             return CheckinResult(Reason.BACKEND_UNAVAILABLE, server_text=refused)
         request = CheckinRequest(
+            no_block=offline,  # a return taken offline is recorded, whatever the account
             transaction_date=self._now(),
             return_date=_local(when),
             current_location=self.location_code,
@@ -507,7 +635,9 @@ class Sip2Backend:
         if named is Reason.NOT_ON_LOAN:
             return CheckinResult(Reason.NOT_ON_LOAN, item, routed or "shelf", text)
         if not reply.ok:
-            reason = named if named is Reason.UNKNOWN_ITEM else Reason.OTHER
+            # "Circulation is offline": not done, so the kiosk keeps it and sends it later.
+            kept = (Reason.UNKNOWN_ITEM, Reason.BACKEND_UNAVAILABLE)
+            reason = named if named in kept else Reason.OTHER
             return CheckinResult(reason, item, "staff", text)
         destination = routed or ("staff" if reply.alert else "shelf")
         return CheckinResult(Reason.OK, item, destination, text)
@@ -568,6 +698,10 @@ class Sip2Backend:
             results.append(CheckoutResult(reason, item, status.due if status else None))
         return RenewAllResult(Reason.OK, tuple(results), text)
 
+    def blocked_cards(self) -> tuple[str, ...] | None:
+        """SIP2 has no message listing blocked cards."""
+        return None
+
     # --- health --------------------------------------------------------------------
     def status(self) -> BackendStatus:
         try:
@@ -598,6 +732,30 @@ def _unknown_item(reply: ItemInformationResponse) -> bool:
     if reason_from_text(reply.screen_message) is Reason.UNKNOWN_ITEM:
         return True
     return reply.circulation_status in (0, 1) and not reply.title_identifier
+
+
+def _named_each(lines: Iterable[str]) -> set[Reason]:
+    """The reasons screen message lines name, each line read on its own."""
+    return {r for r in (reason_from_text([line]) for line in lines) if r is not None}
+
+
+def _card_conflicts(reply: PatronStatusResponse) -> set[Reason]:
+    """Why the patron may not borrow now, from the status flags and the screen message."""
+    flags = reply.status_flags
+    found = _named_each(reply.screen_message) & _CARD_CONFLICTS
+    if {"card_reported_lost", "too_many_items_overdue"} & flags:
+        found.add(Reason.CARD_BLOCKED)
+    if {"excessive_outstanding_fines", "excessive_outstanding_fees"} & flags:
+        found.add(Reason.FEES_OVER_LIMIT)
+    if "too_many_items_charged" in flags:
+        found.add(Reason.LOAN_LIMIT)
+    if "charge_privileges_denied" in flags and not found:
+        found.add(Reason.CARD_BLOCKED)  # denied, and nothing says why
+    return found
+
+
+def _in_order(conflicts: set[Reason]) -> tuple[Reason, ...]:
+    return tuple(c for c in _CONFLICT_ORDER if c in conflicts)
 
 
 def _local(when: dt.datetime) -> dt.datetime:

@@ -11,7 +11,12 @@ client tested against the demo meets the same shapes as in a real library:
 - a checkout of an item already on loan to the same patron is a renewal
   (renewal ok = Y) when the SC's renewal policy allows it;
 - a checkin of an item that was not on loan is ok=0 with alert Y and
-  "Item not checked out" (Koha without `checked_in_ok`; see `checked_in_ok`).
+  "Item not checked out" (Koha without `checked_in_ok`; see `checked_in_ok`);
+- "no block" (store-and-forward): a checkout is recorded with the SC's nb due
+  date whatever the patron's account or the item's holds say, and answered with
+  `NO_BLOCK_TEXT` then one AF line per rule it overrode (the `AF_TEXTS` of each
+  conflict); a checkin is recorded at its return date. Real servers say less:
+  the kiosk's backend does not rely on those lines.
 
 SIP2 has no idempotency key: like a real server, this one treats every
 circulation request as new, except the very same bytes again on the same
@@ -74,11 +79,13 @@ from kiosk.sip2.server_refusals import (
     ALERT_TYPES,
     ALL_DENIED,
     CIRCULATION_STATUS,
+    DEFAULT_LOAN_DAYS,
     DENIED,
     FEE_TYPE_OTHER,
     INVALID_PATRON_STATUS,
     LOGIN_REQUIRED_TEXT,
     MEDIA_BOOK,
+    NO_BLOCK_TEXT,
     NOT_SUPPORTED,
     OFFLINE_TEXT,
     RENEWED_BY_CHECKOUT_TEXT,
@@ -214,7 +221,7 @@ class Responder:
             checkout_ok=online,
             acs_renewal_policy=True,
             status_update_ok=False,
-            offline_ok=False,
+            offline_ok=True,  # no-block checkouts and checkins are recorded
             timeout_period=self.timeout_period if online else 0,  # 000 = not online
             retries_allowed=RETRIES_ALLOWED,
             date_time_sync=timestamp(),
@@ -310,6 +317,10 @@ class Responder:
                 lists["hold_items"] = [h.item.item_id for h in summary.holds_ready]
                 lists["overdue_items"] = [ln.item.item_id for ln in summary.loans if ln.overdue]
                 lists["charged_items"] = [ln.item.item_id for ln in summary.loans]
+            # Holds not on the shelf yet: only libraries that can list them (the demo).
+            waiting = getattr(self.library, "holds_waiting", None)
+            if callable(waiting):
+                lists["unavailable_holds"] = list(waiting(patron.patron_id))
         category = request.summary_category
         shown = page(lists.get(category or "", []), request.start_item, request.end_item)
 
@@ -326,7 +337,7 @@ class Responder:
             charged_items_count=len(lists.get("charged_items", ())),
             fine_items_count=0,
             recall_items_count=0,
-            unavailable_holds_count=0,
+            unavailable_holds_count=len(lists.get("unavailable_holds", ())),
             institution_id=self.institution_id,
             patron_identifier=request.patron_identifier,
             personal_name=view.name,
@@ -339,6 +350,7 @@ class Responder:
             hold_items=listed("hold_items"),
             overdue_items=listed("overdue_items"),
             charged_items=listed("charged_items"),
+            unavailable_hold_items=listed("unavailable_holds"),
             screen_message=view.screen,
         )
 
@@ -427,6 +439,8 @@ class Responder:
         client_id, when = self._key(
             state, request, "checkout", card, item_id, (request.transaction_date,), received
         )
+        if request.no_block:
+            return self._no_block_checkout(request, card, item_id, client_id, when)
         result = self.library.checkout(card, item_id, client_id=client_id, when=when)
         renewed = False
         if result.reason is Reason.ALREADY_ON_LOAN_TO_YOU and request.sc_renewal_policy:
@@ -452,6 +466,39 @@ class Responder:
                 result.server_text,
                 ok_text=RENEWED_BY_CHECKOUT_TEXT if renewed else "",
             ),
+        )
+
+    def _no_block_checkout(
+        self, request: CheckoutRequest, card: str, item_id: str, client_id: str, when: dt.datetime
+    ) -> Message:
+        """A loan the SC made while it could not reach us: recorded, not judged."""
+        if request.nb_due_date is not None:
+            due = local_time(request.nb_due_date).date()
+        else:  # the SC gave no due date: the library's usual loan period from then
+            loan_days = getattr(self.library, "loan_days", DEFAULT_LOAN_DAYS)
+            due = when.date() + dt.timedelta(days=loan_days)
+        result = self.library.checkout(
+            card, item_id, client_id=client_id, when=when, offline_due=due
+        )
+        self._log("no-block checkout", card, item_id, result.reason)
+        if result.ok:
+            overridden = tuple(AF_TEXTS[c] for c in result.conflicts if c in AF_TEXTS)
+            screen = (NO_BLOCK_TEXT, *overridden, *screen_lines(Reason.OK, result.server_text))
+        else:
+            screen = screen_lines(result.reason, result.server_text)
+        return CheckoutResponse(
+            ok=result.ok,
+            renewal_ok=False,
+            magnetic_media=False,
+            desensitize=False,  # the item left long ago: nothing to desensitise
+            transaction_date=timestamp(),
+            institution_id=self.institution_id,
+            patron_identifier=request.patron_identifier,
+            item_identifier=request.item_identifier,
+            title_identifier=result.item.title if result.item else "",
+            due_date=due_text(result.due) if result.ok else "",
+            media_type=MEDIA_BOOK if result.item else None,
+            screen_message=screen,
         )
 
     def _renew(self, state: SessionState, request: RenewRequest, received: dt.datetime) -> Message:
@@ -526,7 +573,10 @@ class Responder:
         # The return date first: a checkin replayed after an outage happened then.
         dates = (request.return_date, request.transaction_date)
         client_id, when = self._key(state, request, "checkin", "", item_id, dates, received)
-        result = self.library.checkin(item_id, client_id=client_id, when=when)
+        # No block: a return taken while the SC could not reach us, recorded at its date.
+        result = self.library.checkin(
+            item_id, client_id=client_id, when=when, offline=request.no_block
+        )
         self._log("checkin", None, item_id, result.reason)
         ok = result.ok or (result.reason is Reason.NOT_ON_LOAN and self.checked_in_ok)
         alert_type = ALERT_TYPES.get(result.destination)

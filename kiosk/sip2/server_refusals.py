@@ -65,6 +65,11 @@ AF_TEXTS: dict[Reason, str] = {
 LOGIN_REQUIRED_TEXT = "Please log in first"
 OFFLINE_TEXT = AF_TEXTS[Reason.BACKEND_UNAVAILABLE]
 RENEWED_BY_CHECKOUT_TEXT = "Item already checked out to you: renewing item"
+# First AF line of a no-block checkout that was recorded; one line per overridden rule
+# (its AF_TEXTS entry) follows. Names no reason, so it maps to none.
+NO_BLOCK_TEXT = "Loan recorded as made (no block)"
+# A no-block checkout without an nb due date gets this loan period (the demo's).
+DEFAULT_LOAN_DAYS = 21
 
 # What this server implements; BX in the ACS status says exactly this.
 SUPPORTED_MESSAGES = (

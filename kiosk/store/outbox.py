@@ -13,11 +13,16 @@ from typing import Any
 # confirmed = the backend applied it
 # refused   = the backend answered no (a reason, not an outage)
 # failed    = gave up; needs staff
-OUTBOX_STATES = ("pending", "sending", "confirmed", "refused", "failed")
+# conflict  = an offline action the backend recorded but would have refused, or refused
+#             although it happened at the kiosk; needs staff (the reconciliation report)
+OUTBOX_STATES = ("pending", "sending", "confirmed", "refused", "failed", "conflict")
 UNFINISHED_STATES = ("pending", "sending")
-FINAL_STATES = ("confirmed", "refused", "failed")
-# Rows in these states may be deleted after the retention period; "failed"
-# rows stay until staff have dealt with them.
+FINAL_STATES = ("confirmed", "refused", "failed", "conflict")
+# States staff must see: they stay in the outbox until dealt with (`kiosk outbox retry`
+# sends them again; a settled conflict is marked confirmed).
+STAFF_STATES = ("failed", "conflict")
+# Rows in these states may be deleted after the retention period; "failed" and
+# "conflict" rows stay until staff have dealt with them.
 PURGEABLE_STATES = ("confirmed", "refused")
 
 

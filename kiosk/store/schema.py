@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -82,4 +83,14 @@ counters = Table(
     metadata,
     Column("name", String(200), primary_key=True),
     Column("value", Integer, nullable=False),
+)
+
+# Keyed hashes of cards (kiosk.privacy.redact), never the numbers: for offline decisions.
+card_cache = Table(
+    "card_cache",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("blocked", Boolean, nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

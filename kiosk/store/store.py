@@ -29,13 +29,14 @@ from kiosk.store.outbox import (
     FINAL_STATES,
     OUTBOX_STATES,
     PURGEABLE_STATES,
+    STAFF_STATES,
     UNFINISHED_STATES,
     OutboxEntry,
     dump_json,
     load_json,
     normalise_client_id,
 )
-from kiosk.store.schema import counters, outbox, settings
+from kiosk.store.schema import card_cache, counters, outbox, settings
 
 MAX_KIND_LENGTH = 40
 MAX_KEY_LENGTH = 200
@@ -207,9 +208,30 @@ class Store:
             ).one()
             return _entry(row)
 
-    def unfinished(self) -> list[OutboxEntry]:
+    def mark_offline(self, client_id: str, details: dict) -> OutboxEntry:
+        """An unfinished action goes ahead offline: `details` (offline, due…) join its
+        payload; its state stays, so a replay still looks before repeating a "sending" one."""
+        cid = normalise_client_id(client_id)
+        with self._write("marking an action as done offline") as conn:
+            row = self._unfinished_row(conn, cid, "taken offline")
+            payload = {**load_json(row.payload), **details}
+            row = conn.execute(
+                update(outbox)
+                .where(outbox.c.client_id == cid)
+                .values(payload=dump_json(payload, "payload"), updated_at=_now())
+                .returning(*outbox.c)
+            ).one()
+            return _entry(row)
+
+    def unfinished(
+        self, kinds: Sequence[str] | None = None, limit: int | None = None
+    ) -> list[OutboxEntry]:
         """Pending and sending actions in replay order (the order they were written)."""
         query = select(outbox).where(outbox.c.state.in_(UNFINISHED_STATES)).order_by(outbox.c.seq)
+        if kinds is not None:
+            query = query.where(outbox.c.kind.in_(tuple(kinds)))
+        if limit is not None:
+            query = query.limit(limit)
         with self._read() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
@@ -230,6 +252,73 @@ class Store:
         query = select(outbox).order_by(outbox.c.seq.desc()).limit(limit)
         with self._read() as conn:
             return [_entry(row) for row in conn.execute(query)]
+
+    def entries_in(self, states: Sequence[str], limit: int | None = None) -> list[OutboxEntry]:
+        """Entries in any of `states`, oldest first (the order they happened in)."""
+        unknown = [state for state in states if state not in OUTBOX_STATES]
+        if unknown:
+            raise ValueError(f"unknown outbox state(s) {unknown}; known: {OUTBOX_STATES}")
+        query = select(outbox).where(outbox.c.state.in_(tuple(states))).order_by(outbox.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def requeue(self, client_id: str) -> OutboxEntry:
+        """Staff asked to send a failed or conflicting action again: back to pending."""
+        cid = normalise_client_id(client_id)
+        with self._write("queueing an action again") as conn:
+            row = conn.execute(select(outbox).where(outbox.c.client_id == cid)).first()
+            if row is None:
+                raise StoreError(f"There is no outbox action with client id {cid}.")
+            if row.state not in STAFF_STATES:
+                raise StoreError(
+                    f"Outbox action {cid} is {row.state}; only {' or '.join(STAFF_STATES)}"
+                    " actions can be sent again."
+                )
+            row = conn.execute(
+                update(outbox)
+                .where(outbox.c.client_id == cid)
+                .values(state="pending", updated_at=_now())
+                .returning(*outbox.c)
+            ).one()
+            return _entry(row)
+
+    def resolve(self, client_id: str, note: str) -> OutboxEntry:
+        """Staff settled a failed or conflicting action by hand: confirmed, with their note
+        (kept with the result, so the report shows who-knows-what happened)."""
+        cid = normalise_client_id(client_id)
+        with self._write("marking an action as settled") as conn:
+            row = conn.execute(select(outbox).where(outbox.c.client_id == cid)).first()
+            if row is None:
+                raise StoreError(f"There is no outbox action with client id {cid}.")
+            if row.state not in STAFF_STATES:
+                raise StoreError(
+                    f"Outbox action {cid} is {row.state}; only {' or '.join(STAFF_STATES)}"
+                    " actions are settled by staff."
+                )
+            result = {**(load_json(row.result) or {}), "settled_by_staff": note or "settled"}
+            row = conn.execute(
+                update(outbox)
+                .where(outbox.c.client_id == cid)
+                .values(state="confirmed", result=dump_json(result, "result"), updated_at=_now())
+                .returning(*outbox.c)
+            ).one()
+            return _entry(row)
+
+    def count_since(
+        self, kind: str, since: datetime, *, offline: bool, patron_id: str | None = None
+    ) -> int:
+        """How many `kind` actions were written since `since` (offline ones only, or
+        only online ones), optionally for one patron: the offline limits count these."""
+        flag = func.coalesce(func.json_extract(outbox.c.payload, "$.offline"), 0)
+        query = select(func.count()).where(
+            outbox.c.kind == kind, outbox.c.created_at >= since, flag == (1 if offline else 0)
+        )
+        if patron_id is not None:
+            query = query.where(func.json_extract(outbox.c.payload, "$.patron_id") == patron_id)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def outbox_depth(self) -> int:
         """How many actions are not finished (pending or sending)."""
@@ -280,6 +369,47 @@ class Store:
         )
         with self._write(f"saving setting {key!r}") as conn:
             conn.execute(statement)
+
+    # -- the card cache (offline decisions) ---------------------------------------------
+
+    def replace_blocked_cards(self, tokens: Sequence[str]) -> None:
+        """The library system's list of blocked cards, as keyed hashes, replaces the old one."""
+        now = _now()
+        wanted = set(tokens)
+        with self._write("saving the blocked-card list") as conn:
+            conn.execute(update(card_cache).values(blocked=False))
+            for token in wanted:
+                statement = sqlite_insert(card_cache).values(
+                    token=token, blocked=True, category="", updated_at=now
+                )
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[card_cache.c.token],
+                        set_={"blocked": True, "updated_at": now},
+                    )
+                )
+
+    def remember_card(self, token: str, category: str, *, blocked: bool = False) -> None:
+        """What the library system said about a card when it was last seen online."""
+        now = _now()
+        statement = sqlite_insert(card_cache).values(
+            token=token, blocked=blocked, category=category, updated_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[card_cache.c.token],
+            set_={"blocked": blocked, "category": category, "updated_at": now},
+        )
+        with self._write("remembering a card") as conn:
+            conn.execute(statement)
+
+    def card_status(self, token: str) -> tuple[bool, str] | None:
+        """(blocked, category) of a cached card; None for a card never seen."""
+        query = select(card_cache.c.blocked, card_cache.c.category).where(
+            card_cache.c.token == token
+        )
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (bool(row.blocked), str(row.category))
 
     # -- counters ----------------------------------------------------------------
 

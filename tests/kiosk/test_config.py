@@ -472,14 +472,30 @@ def test_random_toml_text_only_raises_config_error(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(timeout=st.integers(0, 2000), warning=st.integers(0, 2000), summary=st.integers(0, 700))
-def test_session_rules_hold_exactly(timeout: int, warning: int, summary: int) -> None:
-    data = {"session": {"timeout_s": timeout, "warning_s": warning, "summary_timeout_s": summary}}
+@given(
+    timeout=st.integers(0, 2000),
+    warning=st.integers(0, 2000),
+    summary=st.integers(0, 700),
+    walkaway=st.integers(0, 2000),
+)
+def test_session_rules_hold_exactly(
+    timeout: int, warning: int, summary: int, walkaway: int
+) -> None:
+    data = {
+        "session": {
+            "timeout_s": timeout,
+            "warning_s": warning,
+            "summary_timeout_s": summary,
+            "walkaway_s": walkaway,
+        }
+    }
     valid = (
         30 <= timeout <= 1800
         and 20 <= warning < timeout
         and 25 <= summary <= 600
         and summary > warning
+        and 25 <= walkaway <= 1800
+        and walkaway > warning
     )
     try:
         config = parse_config(data, source="k.toml", environ={})

@@ -381,9 +381,18 @@ def test_recover_replays_unfinished_actions_once(demo_config: KioskConfig) -> No
         rt.close()
 
 
-def test_backend_down_is_told_plainly_and_not_replayed(
-    rt: Runtime, demo_config: KioskConfig
-) -> None:
+def test_backend_down_is_told_plainly_and_not_replayed(demo_config: KioskConfig) -> None:
+    """Without offline lending, a loan the library system cannot take is refused plainly
+    and left for staff (tests/kiosk/test_offline.py covers lending offline)."""
+    offline = demo_config.offline.model_copy(update={"lending": False})
+    rt = Runtime.open(demo_config.model_copy(update={"offline": offline}))
+    try:
+        _backend_down_mid_session(rt)
+    finally:
+        rt.close()
+
+
+def _backend_down_mid_session(rt: Runtime) -> None:
     log_in(rt)
     database = Path(rt.config.demo_database_path())
     rt.backend.close()  # the library system goes away mid-session

@@ -603,3 +603,290 @@ def test_renew_all_answers_per_item_and_is_idempotent(tmp_path: Path) -> None:
         )
     finally:
         lib.close()
+
+
+# --- offline replays (store-and-forward, no block) ---------------------------------------
+
+OFFLINE_AT = NOW - dt.timedelta(hours=20)  # the loan happened at the kiosk yesterday
+OFFLINE_DUE = OFFLINE_AT.date() + dt.timedelta(days=21)
+
+
+def offline_checkout(lib: DemoLibrary, card: str, item_id: str, **kwargs):
+    kwargs.setdefault("client_id", cid())
+    kwargs.setdefault("when", OFFLINE_AT)
+    kwargs.setdefault("offline_due", OFFLINE_DUE)
+    return lib.checkout(card, item_id, **kwargs)
+
+
+def loan_rows(db_path: Path, item_id: str) -> list[tuple[str, str, str, dt.datetime | None]]:
+    """(card, loaned_on, due, returned_at) of every loan of the item, oldest first."""
+    with sqlite3.connect(db_path) as conn:
+        query = "SELECT card, loaned_on, due, returned_at FROM loans WHERE item_id = ? ORDER BY id"
+        rows = conn.execute(query, (item_id,)).fetchall()
+    return [
+        (card, on, due, dt.datetime.fromisoformat(back) if back else None)
+        for card, on, due, back in rows
+    ]
+
+
+def fees(lib: DemoLibrary, card: str) -> int:
+    patron = lib.identify(card).patron
+    assert patron is not None
+    return patron.fees_cents
+
+
+def test_offline_loan_is_recorded_with_the_kiosks_due_date_and_day(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    result = offline_checkout(lib, ADULT.card, FREE_BOOK.item_id)
+    assert (result.reason, result.due, result.conflicts) == (Reason.OK, OFFLINE_DUE, ())
+    assert result.item is not None and result.item.title == FREE_BOOK.title
+    assert loan_rows(db_path, FREE_BOOK.item_id) == [
+        (ADULT.card, OFFLINE_AT.date().isoformat(), OFFLINE_DUE.isoformat(), None)
+    ]
+
+
+def test_offline_loan_of_a_reserved_item_keeps_the_hold_and_names_the_conflict(
+    lib: DemoLibrary,
+) -> None:
+    result = offline_checkout(lib, ADULT.card, RESERVED_ON_SHELF.item_id)
+    assert result.ok and result.conflicts == (Reason.RESERVED_FOR_OTHER,)
+    assert "offline loan recorded" in result.server_text  # for staff and logs
+    status = lib.item_status(RESERVED_ON_SHELF.item_id)
+    assert status is not None and status.holds_queue == 1  # the holder still waits
+    back = lib.checkin(RESERVED_ON_SHELF.item_id, client_id=cid(), when=NOW)
+    assert back.ok and back.destination == "holds_shelf"  # ... and gets it when it is back
+
+
+def test_offline_loan_of_an_item_on_the_holds_shelf_puts_the_hold_back_in_waiting(
+    lib: DemoLibrary,
+) -> None:
+    lib.checkin(ON_LOAN_RESERVED.item_id, client_id=cid(), when=OFFLINE_AT)  # ready for holder
+    summary = lib.summary(HOLDER.card)
+    assert summary is not None and len(summary.holds_ready) == 1
+    result = offline_checkout(lib, SMALL_DEBT.card, ON_LOAN_RESERVED.item_id)
+    assert result.ok and result.conflicts == (Reason.RESERVED_FOR_OTHER,)
+    summary = lib.summary(HOLDER.card)
+    assert summary is not None and summary.holds_ready == ()  # no longer on the shelf
+    assert lib.holds_waiting(HOLDER.card).count(ON_LOAN_RESERVED.item_id) == 1
+
+
+def test_offline_loan_fulfils_the_patrons_own_hold(lib: DemoLibrary) -> None:
+    result = offline_checkout(lib, HOLDER.card, RESERVED_ON_SHELF.item_id)
+    assert result.ok and result.conflicts == ()
+    status = lib.item_status(RESERVED_ON_SHELF.item_id)
+    assert status is not None and status.holds_queue == 0
+    assert RESERVED_ON_SHELF.item_id not in lib.holds_waiting(HOLDER.card)
+
+
+@pytest.mark.parametrize(
+    ("patron", "conflict"),
+    [
+        (BLOCKED, Reason.CARD_BLOCKED),
+        (EXPIRED, Reason.CARD_EXPIRED),
+        (IN_DEBT, Reason.FEES_OVER_LIMIT),
+    ],
+    ids=["blocked", "expired", "fees"],
+)
+def test_offline_loan_on_a_card_that_may_not_borrow_is_recorded(
+    lib: DemoLibrary, db_path: Path, patron, conflict: Reason
+) -> None:
+    result = offline_checkout(lib, patron.card, FREE_BOOK.item_id)
+    assert result.ok and result.conflicts == (conflict,)
+    assert [row[0] for row in loan_rows(db_path, FREE_BOOK.item_id)] == [patron.card]
+
+
+def test_offline_conflicts_are_all_listed_in_a_fixed_order(lib: DemoLibrary) -> None:
+    result = offline_checkout(lib, BLOCKED.card, ON_LOAN_RESERVED.item_id)
+    assert result.ok
+    assert result.conflicts == (
+        Reason.ON_LOAN_TO_OTHER,
+        Reason.RESERVED_FOR_OTHER,
+        Reason.CARD_BLOCKED,
+    )
+
+
+def test_offline_loan_over_the_loan_limit_is_recorded(lib: DemoLibrary, db_path: Path) -> None:
+    for item in FREE[:CHILD_LOAN_LIMIT]:
+        assert lib.checkout(CHILD.card, item.item_id, client_id=cid(), when=OFFLINE_AT).ok
+    extra = FREE[CHILD_LOAN_LIMIT].item_id
+    result = offline_checkout(lib, CHILD.card, extra)
+    assert result.ok and result.conflicts == (Reason.LOAN_LIMIT,)
+    assert open_loan_count(db_path, extra) == 1
+
+
+def test_offline_loan_of_a_reference_item_is_recorded_as_out(lib: DemoLibrary) -> None:
+    from kiosk.circulation import ItemState
+
+    # It left the building: a loan, whatever the rules say; staff get the conflict.
+    result = offline_checkout(lib, ADULT.card, REFERENCE.item_id)
+    assert result.ok and result.conflicts == (Reason.REFERENCE_ONLY,)
+    status = lib.item_status(REFERENCE.item_id)
+    assert status is not None and status.state is ItemState.ON_LOAN
+
+
+@pytest.mark.parametrize(
+    ("card", "item_id", "reason"),
+    [
+        (ADULT.card, "34009999999", Reason.UNKNOWN_ITEM),
+        ("0199999999", FREE_BOOK.item_id, Reason.UNKNOWN_PATRON),
+    ],
+    ids=["unknown item", "unknown patron"],
+)
+def test_an_offline_loan_that_cannot_be_recorded_is_refused(
+    lib: DemoLibrary, db_path: Path, card: str, item_id: str, reason: Reason
+) -> None:
+    result = offline_checkout(lib, card, item_id)
+    assert result.reason is reason and result.conflicts == ()
+    assert open_loan_count(db_path, item_id) == 0
+
+
+def test_offline_loan_of_an_item_still_lent_to_someone_else_moves_the_loan(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    item = ON_LOAN_RENEWABLE.item_id  # the adult's, not overdue
+    result = offline_checkout(lib, SMALL_DEBT.card, item)
+    assert result.ok and result.conflicts == (Reason.ON_LOAN_TO_OTHER,)
+    rows = loan_rows(db_path, item)
+    assert [(card, returned) for card, _on, _due, returned in rows] == [
+        (ADULT.card, OFFLINE_AT),  # ended when it was lent again
+        (SMALL_DEBT.card, None),
+    ]
+    assert item not in {i.item_id for i, _due in lib.loans(ADULT.card)}
+    assert fees(lib, ADULT.card) == 0  # not overdue then: no fine
+
+
+def test_offline_loan_already_on_loan_to_the_patron_records_nothing_new(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    item = ON_LOAN_RENEWABLE.item_id
+    due = dict((i.item_id, d) for i, d in lib.loans(ADULT.card))[item]
+    result = offline_checkout(lib, ADULT.card, item)
+    assert (result.reason, result.due, result.conflicts) == (Reason.OK, due, ())
+    assert len(loan_rows(db_path, item)) == 1
+
+
+def test_replayed_offline_loan_is_one_loan_with_the_same_answer(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    key = cid()
+    first = offline_checkout(lib, BLOCKED.card, RESERVED_ON_SHELF.item_id, client_id=key)
+    assert first.conflicts == (Reason.RESERVED_FOR_OTHER, Reason.CARD_BLOCKED)
+    again = offline_checkout(lib, BLOCKED.card, RESERVED_ON_SHELF.item_id, client_id=key)
+    assert again == first
+    assert len(loan_rows(db_path, RESERVED_ON_SHELF.item_id)) == 1
+    # The same key for the same loan with another due date is another request: not done.
+    other_due = OFFLINE_DUE + dt.timedelta(days=7)
+    misuse = offline_checkout(
+        lib, BLOCKED.card, RESERVED_ON_SHELF.item_id, client_id=key, offline_due=other_due
+    )
+    assert misuse.reason is Reason.OTHER and key in misuse.server_text
+    # ... and so is an online checkout under an offline loan's key.
+    online = lib.checkout(BLOCKED.card, RESERVED_ON_SHELF.item_id, client_id=key, when=OFFLINE_AT)
+    assert online.reason is Reason.OTHER
+
+
+def test_offline_answers_survive_reopening_and_online_keys_keep_their_fingerprint(
+    db_path: Path,
+) -> None:
+    lib = DemoLibrary(db_path, clock=lambda: NOW)
+    key, online_key = cid(), cid()
+    first = offline_checkout(lib, IN_DEBT.card, FREE_BOOK.item_id, client_id=key)
+    lib.checkout(ADULT.card, FREE[1].item_id, client_id=online_key, when=NOW)
+    lib.close()
+    with sqlite3.connect(db_path) as conn:
+        (fingerprint,) = conn.execute(
+            "SELECT fingerprint FROM transactions WHERE client_id = ?", (online_key,)
+        ).fetchone()
+    # The format recorded before offline replays existed: old answers still match.
+    assert fingerprint == f'["checkout", "{ADULT.card}", "{FREE[1].item_id}", "{NOW.isoformat()}"]'
+    reopened = DemoLibrary(db_path, clock=lambda: NOW)
+    try:
+        again = offline_checkout(reopened, IN_DEBT.card, FREE_BOOK.item_id, client_id=key)
+        assert again == first and again.conflicts == (Reason.FEES_OVER_LIMIT,)
+    finally:
+        reopened.close()
+
+
+def test_a_file_from_before_offline_replays_gets_the_new_column(db_path: Path) -> None:
+    lib = DemoLibrary(db_path, clock=lambda: NOW)
+    lib.close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("ALTER TABLE loans DROP COLUMN loaned_at")
+    reopened = DemoLibrary(db_path, clock=lambda: NOW)
+    try:
+        assert len(reopened.loans(ADULT.card)) == 2
+        assert offline_checkout(reopened, SMALL_DEBT.card, ON_LOAN_RENEWABLE.item_id).ok
+    finally:
+        reopened.close()
+
+
+def test_offline_return_at_a_past_time_charges_the_fine_as_of_then(lib: DemoLibrary) -> None:
+    item = ON_LOAN_RESERVED.item_id
+    due = dict((i.item_id, d) for i, d in lib.loans(ADULT.card))[item]
+    returned_at = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(16, 0))
+    assert returned_at < NOW - dt.timedelta(days=1)  # the library's today is later
+    result = lib.checkin(item, client_id=cid(), when=returned_at, offline=True)
+    assert result.ok and result.destination == "holds_shelf"
+    assert fees(lib, ADULT.card) == FINE_PER_DAY_CENTS  # one day late, not as of today
+
+
+def test_replayed_offline_return_is_one_return(lib: DemoLibrary) -> None:
+    key = cid()
+    item = ON_LOAN_RESERVED.item_id
+    first = lib.checkin(item, client_id=key, when=OFFLINE_AT, offline=True)
+    assert lib.checkin(item, client_id=key, when=OFFLINE_AT, offline=True) == first
+    assert fees(lib, ADULT.card) > 0
+    misuse = lib.checkin(item, client_id=key, when=OFFLINE_AT)  # not the offline request
+    assert misuse.reason is Reason.OTHER
+
+
+def test_a_return_replayed_after_the_next_loan_corrects_the_ended_loan(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    """Two kiosks offline: A's return (kiosk 1) reaches the library after B's loan
+    (kiosk 2). B's loan stays; A's loan ends when A really returned it."""
+    item = ON_LOAN_RESERVED.item_id  # the adult's, overdue, reserved by the holder
+    due = dict((i.item_id, d) for i, d in lib.loans(ADULT.card))[item]
+    returned = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(10, 0))
+    lent = dt.datetime.combine(due + dt.timedelta(days=3), dt.time(11, 0))
+    loan = offline_checkout(lib, SMALL_DEBT.card, item, when=lent)
+    assert loan.conflicts == (Reason.ON_LOAN_TO_OTHER, Reason.RESERVED_FOR_OTHER)
+    assert fees(lib, ADULT.card) == 3 * FINE_PER_DAY_CENTS  # as if returned when lent again
+    back = lib.checkin(item, client_id=cid(), when=returned, offline=True)
+    assert back.ok and "return recorded" in back.server_text
+    assert fees(lib, ADULT.card) == FINE_PER_DAY_CENTS  # one day late after all
+    rows = loan_rows(db_path, item)
+    assert [(card, returned_at) for card, _on, _due, returned_at in rows] == [
+        (ADULT.card, returned),
+        (SMALL_DEBT.card, None),  # B still has it
+    ]
+
+
+def test_a_loan_replayed_after_the_next_loan_is_recorded_as_ended(
+    lib: DemoLibrary, db_path: Path
+) -> None:
+    """B borrows and returns at kiosk 2 offline; C borrows the item at kiosk 1 in between
+    the replays. C's loan is never ended by B's late replays."""
+    item = FREE_BOOK.item_id
+    b_lent, b_back = NOW - dt.timedelta(hours=6), NOW - dt.timedelta(hours=5)
+    c_lent = NOW - dt.timedelta(hours=4)
+    assert lib.checkout(ADULT.card, item, client_id=cid(), when=c_lent).ok
+    b_loan = offline_checkout(lib, SMALL_DEBT.card, item, when=b_lent)
+    assert b_loan.ok and "ended" in b_loan.server_text
+    stray = lib.checkin(item, client_id=cid(), when=b_back, offline=True)
+    assert stray.ok
+    rows = loan_rows(db_path, item)
+    assert [(card, returned_at) for card, _on, _due, returned_at in rows] == [
+        (ADULT.card, None),
+        (SMALL_DEBT.card, b_back),
+    ]
+    # A return from before any loan of the item began ends nothing.
+    older = lib.checkin(item, client_id=cid(), when=b_lent - dt.timedelta(days=1), offline=True)
+    assert older.reason is Reason.NOT_ON_LOAN
+    assert open_loan_count(db_path, item) == 1
+
+
+def test_blocked_cards_lists_blocked_and_expired_cards(lib: DemoLibrary) -> None:
+    assert lib.blocked_cards() == tuple(sorted((BLOCKED.card, EXPIRED.card)))
+    assert IN_DEBT.card not in lib.blocked_cards()  # fees are paid and change: not listed

@@ -106,6 +106,10 @@ def now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
+YESTERDAY = now() - dt.timedelta(days=1)
+OFFLINE_DUE = YESTERDAY.date() + dt.timedelta(days=21)
+
+
 def key() -> str:
     return str(uuid.uuid4())
 
@@ -137,6 +141,12 @@ class Pair:
     def renew(self, card: str, item_id: str, when: dt.datetime | None = None) -> Any:
         when = when or now()
         return self.both(lambda b: b.renew(card, item_id, client_id=key(), when=when))
+
+    def offline_checkout(self, card: str, item_id: str, **kwargs: Any) -> Any:
+        """A loan made at the kiosk yesterday, recorded now (no block)."""
+        kwargs.setdefault("when", YESTERDAY)
+        kwargs.setdefault("offline_due", OFFLINE_DUE)
+        return self.both(lambda b: b.checkout(card, item_id, client_id=key(), **kwargs))
 
 
 @pytest.fixture
@@ -1155,3 +1165,305 @@ def test_a_pin_the_server_does_not_confirm_is_not_accepted() -> None:
     assert with_pin.reason is Reason.OTHER and with_pin.patron is None
     assert "PIN" in with_pin.server_text
     assert card_only.ok  # without a PIN nothing needed confirming
+
+
+# =========================================================================== D. offline replays
+
+
+def offline_view(result: CheckoutResult) -> tuple[Any, ...]:
+    return result.reason, result.due, result.conflicts
+
+
+def test_offline_loans_record_like_the_library_with_the_same_conflicts(pair: Pair) -> None:
+    cases = [
+        (ANA, KRPAN, Reason.OK, ()),
+        (ANA, CVETJE, Reason.OK, (Reason.RESERVED_FOR_OTHER,)),
+        (PETRA, NA_KLANCU, Reason.OK, (Reason.ON_LOAN_TO_OTHER,)),
+        (
+            MAJA,
+            ALAMUT,
+            Reason.OK,
+            (Reason.ON_LOAN_TO_OTHER, Reason.RESERVED_FOR_OTHER, Reason.CARD_BLOCKED),
+        ),
+        (NINA, FREE[1], Reason.OK, (Reason.CARD_EXPIRED,)),
+        (JOZE, FREE[2], Reason.OK, (Reason.FEES_OVER_LIMIT,)),
+        (PETRA, ENCIKLOPEDIJA, Reason.OK, (Reason.REFERENCE_ONLY,)),
+        (ANA, None, Reason.UNKNOWN_ITEM, ()),
+        (UNKNOWN_CARD, FREE[3], Reason.UNKNOWN_PATRON, ()),
+    ]
+    for card, item, reason, conflicts in cases:
+        item_id = item.item_id if item else UNKNOWN_ITEM
+        over_sip2, direct = pair.offline_checkout(card, item_id)
+        assert offline_view(over_sip2) == offline_view(direct), (card, item_id)
+        expected_due = OFFLINE_DUE if reason is Reason.OK else None
+        assert offline_view(over_sip2) == (reason, expected_due, conflicts), (card, item_id)
+    # Both libraries now hold the same loans.
+    for card in (ANA, MARKO, PETRA, MAJA, NINA, JOZE):
+        assert pair.served.loans(card) == pair.direct.loans(card), card
+    # Marko still waits for Alamut, lent to Maja offline: his hold is kept.
+    alamut = bounded(lambda: pair.sip2.item_status(ALAMUT.item_id))
+    assert alamut is not None and alamut.state is ItemState.ON_LOAN and alamut.holds_queue == 1
+
+
+def test_offline_loan_of_ones_own_hold_is_no_conflict(pair: Pair) -> None:
+    # Not on the holds shelf yet: only the CD list (holds not ready) shows it is his.
+    over_sip2, direct = pair.offline_checkout(MARKO, CVETJE.item_id)
+    assert offline_view(over_sip2) == offline_view(direct) == (Reason.OK, OFFLINE_DUE, ())
+    status = bounded(lambda: pair.sip2.item_status(CVETJE.item_id))
+    assert status is not None and status.holds_queue == 0  # the hold is fulfilled
+
+
+def test_offline_loan_over_a_childs_loan_limit(pair: Pair) -> None:
+    for item in FREE[:8]:
+        assert pair.checkout(LUKA, item.item_id)[0].ok
+    over_sip2, direct = pair.offline_checkout(LUKA, FREE[8].item_id)
+    assert offline_view(over_sip2) == offline_view(direct)
+    assert offline_view(over_sip2) == (Reason.OK, OFFLINE_DUE, (Reason.LOAN_LIMIT,))
+
+
+def test_resumed_offline_loan_that_reached_the_library_is_not_doubled(pair: Pair) -> None:
+    first = bounded(
+        lambda: pair.sip2.checkout(
+            ANA, CVETJE.item_id, client_id=key(), when=YESTERDAY, offline_due=OFFLINE_DUE
+        )
+    )
+    assert first.ok and first.conflicts == (Reason.RESERVED_FOR_OTHER,)
+    # The kiosk stopped before it saved the answer: replayed with resumed=True.
+    again = bounded(
+        lambda: pair.sip2.checkout(
+            ANA,
+            CVETJE.item_id,
+            client_id=key(),
+            when=YESTERDAY,
+            resumed=True,
+            offline_due=OFFLINE_DUE,
+        )
+    )
+    assert offline_view(again) == offline_view(first)
+    assert again.item is not None and again.item.title == CVETJE.title
+    with sqlite3.connect(pair.served.db_path) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM loans WHERE item_id = ?", (CVETJE.item_id,)
+        ).fetchone()
+    assert count == 1
+
+
+def test_offline_return_charges_the_fine_as_of_its_own_date(pair: Pair) -> None:
+    due = dict((i.item_id, d) for i, d in pair.direct.loans(ANA))[ALAMUT.item_id]
+    returned_at = dt.datetime.combine(due + dt.timedelta(days=1), dt.time(15, 30))
+    over_sip2, direct = pair.both(
+        lambda b: b.checkin(ALAMUT.item_id, client_id=key(), when=returned_at, offline=True)
+    )
+    assert checkin_view(over_sip2) == checkin_view(direct) == (Reason.OK, "holds_shelf")
+    ana = bounded(lambda: pair.sip2.identify(ANA))
+    assert ana.patron is not None and ana.patron.fees_cents == 20  # one day late, not more
+    assert patron_view(ana) == patron_view(pair.direct.identify(ANA))
+
+
+def test_offline_replays_while_the_server_says_circulation_is_offline_are_kept(
+    pair: Pair,
+) -> None:
+    assert bounded(lambda: pair.sip2.identify(ANA)).ok  # the kiosk believes it is online
+    pair.server.circulation_online = False
+    lent = bounded(
+        lambda: pair.sip2.checkout(
+            ANA, KRPAN.item_id, client_id=key(), when=YESTERDAY, offline_due=OFFLINE_DUE
+        )
+    )
+    back = bounded(
+        lambda: pair.sip2.checkin(NA_KLANCU.item_id, client_id=key(), when=YESTERDAY, offline=True)
+    )
+    # Not refusals: the kiosk keeps both and sends them again later.
+    assert lent.reason is Reason.BACKEND_UNAVAILABLE and lent.conflicts == ()
+    assert back.reason is Reason.BACKEND_UNAVAILABLE
+    assert pair.served.loans(PETRA) == [] and len(pair.served.loans(ANA)) == 2
+
+
+def test_blocked_cards_are_not_listed_over_sip2(pair: Pair) -> None:
+    assert bounded(pair.sip2.blocked_cards) is None  # SIP2 has no such message
+    assert pair.direct.blocked_cards() == tuple(sorted((MAJA, NINA)))
+
+
+# --- scripted servers: the bytes, real servers' silence, lost answers
+
+NB_DUE = dt.date(2025, 4, 4)
+
+
+def offline_checkout(backend: Sip2Backend, *, resumed: bool = False) -> CheckoutResult:
+    return bounded(
+        lambda: backend.checkout(
+            CARD, ITEM, client_id=key(), when=WHEN, resumed=resumed, offline_due=NB_DUE
+        )
+    )
+
+
+def no_block_checkout(raw: bytes) -> bool:
+    return raw.startswith(b"11NY")
+
+
+def holds_steps(*, ready: tuple[str, ...] = (), waiting: tuple[str, ...] = ()) -> list[Step]:
+    """The patron's holds on the shelf (AS), then those not ready yet (CD)."""
+    cd = "".join(f"CD{i}|" for i in waiting)
+    return [
+        Step("63", Answer(frame(patron_body(holds=ready)))),
+        Step("63", Answer(frame(patron_body(extra=cd)))),
+    ]
+
+
+def test_offline_checkout_sends_no_block_with_the_kiosks_dates() -> None:
+    script = [*handshake(), AVAILABLE, flags_step(), Step(no_block_checkout, LENT.action)]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    (raw,) = server.raw_requests("11")
+    # Fixed fields: SC renewal policy N, no block Y, transaction date = when it happened,
+    # nb due date = the due date the patron was given (end of that day); no PIN (AD).
+    assert raw.startswith(
+        b"11NY" + b"20250314    101500" + b"20250404    235959" + b"AOMB|AA0500123456|AB30001|AC|"
+    )
+    assert b"|AD" not in raw
+    assert offline_view(lent) == (Reason.OK, DUE_DATE, ())
+    finished_cleanly(server)
+
+
+def test_offline_checkout_conflicts_come_from_the_kiosks_own_look_ups() -> None:
+    # A real server records the loan and says nothing about what it overrode.
+    script = [
+        *handshake(),
+        item_step(3, queue=1),
+        *holds_steps(waiting=("30999",)),  # the patron waits for another item, not this
+        flags_step("charge_privileges_denied", "card_reported_lost"),
+        LENT,
+    ]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    assert lent.ok and lent.conflicts == (Reason.RESERVED_FOR_OTHER, Reason.CARD_BLOCKED)
+    finished_cleanly(server)
+
+
+def test_offline_checkout_of_the_patrons_own_hold_is_no_conflict() -> None:
+    script = [*handshake(), item_step(8, queue=1), *holds_steps(ready=(ITEM,))[:1], flags_step()]
+    script.append(LENT)
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    assert lent.ok and lent.conflicts == ()
+    finished_cleanly(server)
+
+
+def test_conflicts_a_server_names_are_added_to_the_look_ups() -> None:
+    said = checkout_body(extra="AFItem is on hold for another patron|AFPatron has fines|")
+    script = [*handshake(), AVAILABLE, flags_step(), Step("11", Answer(frame(said)))]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    assert lent.ok
+    assert lent.conflicts == (Reason.RESERVED_FOR_OTHER, Reason.FEES_OVER_LIMIT)
+    finished_cleanly(server)
+
+
+def test_an_offline_checkout_the_server_cannot_record_is_refused() -> None:
+    refusal = Step("11", Answer(frame(checkout_body(False, screen="Invalid Item"))))
+    script = [*handshake(), item_step(1, title=""), flags_step(), refusal]
+    with running(script) as server:
+        backend = backend_for(server)
+        refused = offline_checkout(backend)
+        backend.close()
+    assert (refused.reason, refused.conflicts) == (Reason.UNKNOWN_ITEM, ())
+    assert server.count("11") == 1
+    finished_cleanly(server)
+
+
+def test_offline_checkout_answer_lost_but_recorded_is_ok_once_with_its_conflicts() -> None:
+    script = [
+        *handshake(),
+        AVAILABLE,
+        flags_step("card_reported_lost"),
+        cut_off(checkout_body()),
+        status_ok(),
+        CHARGED,
+        CHARGED_TO_PATRON,
+    ]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    assert offline_view(lent) == (Reason.OK, DUE_DATE, (Reason.CARD_BLOCKED,))
+    assert server.count("11") == 1
+    finished_cleanly(server)
+
+
+def test_offline_checkout_answer_lost_and_not_recorded_is_sent_once_more() -> None:
+    script = [
+        *handshake(),
+        AVAILABLE,
+        flags_step(),
+        cut_off(checkout_body()),
+        status_ok(),
+        AVAILABLE,
+        Step(no_block_checkout, LENT.action),
+    ]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend)
+        backend.close()
+    assert offline_view(lent) == (Reason.OK, DUE_DATE, ())
+    first, second = server.raw_requests("11")
+    # The same no-block request again (only the sequence number differs).
+    assert first.split(b"AY")[0] == second.split(b"AY")[0] and first.startswith(b"11NY")
+    finished_cleanly(server)
+
+
+def test_resumed_offline_checkout_already_recorded_is_not_sent() -> None:
+    script = [*handshake(), CHARGED, CHARGED_TO_PATRON, flags_step("too_many_items_charged")]
+    with running(script) as server:
+        backend = backend_for(server)
+        lent = offline_checkout(backend, resumed=True)
+        backend.close()
+    # Its own loan fills the count now: that is no conflict.
+    assert offline_view(lent) == (Reason.OK, DUE_DATE, ())
+    assert server.count("11") == 0
+    finished_cleanly(server)
+
+
+def test_resumed_offline_checkout_whose_look_up_fails_says_the_state_is_unknown() -> None:
+    script = [*handshake(), Step("17", CloseAfterReading()), Step(None, CloseAfterReading())]
+    with running(script) as server:
+        backend = backend_for(server)
+        with pytest.raises(BackendUnavailable, match="unknown"):
+            offline_checkout(backend, resumed=True)
+        backend.close()
+    assert server.count("11") == 0
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_offline_checkout_while_the_acs_takes_no_checkouts_is_kept(resumed: bool) -> None:
+    script = [Step("99", Answer(frame(status_body(checkout=False)))), *([AVAILABLE] * resumed)]
+    with running(script) as server:
+        backend = backend_for(server)
+        kept = offline_checkout(backend, resumed=resumed)
+        backend.close()
+    assert kept.reason is Reason.BACKEND_UNAVAILABLE and kept.server_text
+    assert server.count("11") == 0
+    finished_cleanly(server)
+
+
+def test_offline_checkin_sends_no_block_with_the_return_date() -> None:
+    script = [*handshake(), RETURNED, RETURNED]
+    with running(script) as server:
+        backend = backend_for(server)
+        online = checkin(backend)
+        offline = bounded(lambda: backend.checkin(ITEM, client_id=key(), when=WHEN, offline=True))
+        backend.close()
+    ordinary, replayed = server.raw_requests("09")
+    # No block, transaction date (now), return date = when it happened at the kiosk.
+    assert ordinary[2:3] == b"N" and replayed[2:3] == b"Y"
+    assert replayed[21:39] == b"20250314    101500"
+    assert replayed[39:].startswith(b"AP|AOMB|AB30001|AC|")
+    assert online.ok and offline.ok
+    finished_cleanly(server)

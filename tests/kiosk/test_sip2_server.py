@@ -75,7 +75,7 @@ from kiosk.sip2.server import (
     make_self_signed_certificate,
     make_server_ssl_context,
 )
-from kiosk.sip2.server_refusals import INVALID_PATRON_STATUS
+from kiosk.sip2.server_refusals import INVALID_PATRON_STATUS, NO_BLOCK_TEXT
 
 try:  # the SIP2 backend's table of servers' words; checked against ours when present
     from kiosk.sip2.reasons import reason_from_text
@@ -311,7 +311,7 @@ def test_sc_status_is_answered_before_login(server: Sip2Server) -> None:
     assert isinstance(answer, ACSStatus)
     assert (answer.online_status, answer.checkin_ok, answer.checkout_ok) == (True, True, True)
     assert answer.acs_renewal_policy is True
-    assert (answer.status_update_ok, answer.offline_ok) == (False, False)
+    assert (answer.status_update_ok, answer.offline_ok) == (False, True)  # no block: yes
     assert answer.timeout_period == 300 and answer.retries_allowed == 3
     assert abs((answer.date_time_sync - now()).total_seconds()) < 5
     assert answer.protocol_version == "2.00"
@@ -827,6 +827,143 @@ def test_circulation_offline_switch(server: Sip2Server, sc: SC, db: Path) -> Non
     server.circulation_online = True
     assert sc.ask(sc_status()).checkout_ok is True
     assert sc.ask(checkout(ADULT.card, FREE[0].item_id)).ok
+
+
+# --------------------------------------------------------------------------- no block
+
+YESTERDAY = now() - dt.timedelta(days=1)
+NB_DUE = YESTERDAY.date() + dt.timedelta(days=21)
+
+
+def no_block_checkout(
+    card: str, item: str, *, when: dt.datetime = YESTERDAY, due: dt.date | None = NB_DUE
+) -> CheckoutRequest:
+    """A loan the SC made offline, as it replays it: no block, its own due date, no PIN."""
+    return CheckoutRequest(
+        sc_renewal_policy=False,
+        no_block=True,
+        transaction_date=when,
+        nb_due_date=dt.datetime.combine(due, dt.time(23, 59, 59)) if due else None,
+        institution_id=LIBRARY_ISIL,
+        patron_identifier=card,
+        item_identifier=item,
+        terminal_password="",
+    )
+
+
+def no_block_checkin(item: str, returned: dt.datetime) -> CheckinRequest:
+    return CheckinRequest(
+        no_block=True,
+        transaction_date=now(),
+        return_date=returned,
+        current_location=HOME_BRANCH,
+        institution_id=LIBRARY_ISIL,
+        item_identifier=item,
+        terminal_password="",
+    )
+
+
+def loaned_on(db: Path, item_id: str) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT card, loaned_on, due FROM loans WHERE item_id = ? AND returned_at IS NULL",
+            (item_id,),
+        ).fetchall()
+
+
+def test_no_block_checkout_of_a_reserved_item_is_recorded_with_the_sc_due_date(
+    sc: SC, db: Path
+) -> None:
+    item = RESERVED_ON_SHELF.item_id
+    wire = sc.codec.encode(no_block_checkout(ADULT.card, item))
+    assert wire.startswith(b"11NY")  # what the kiosk's backend sends, field by field
+    answer = sc.codec.decode(sc.raw(wire)).message
+    assert isinstance(answer, CheckoutResponse)
+    assert answer.ok is True and answer.renewal_ok is False
+    assert answer.desensitize is False  # the item left long ago
+    assert answer.due_date == end_of(NB_DUE) and answer.title_identifier
+    # What it overrode, one AF line each (the backend may read them; it does not rely on them).
+    assert answer.screen_message[:2] == (NO_BLOCK_TEXT, AF_TEXTS[Reason.RESERVED_FOR_OTHER])
+    assert loaned_on(db, item) == [(ADULT.card, YESTERDAY.date().isoformat(), NB_DUE.isoformat())]
+    info = sc.ask(item_info(item))
+    assert info.circulation_status == 4 and info.hold_queue_length == "1"  # the hold stays
+
+
+@pytest.mark.parametrize(
+    ("patron", "reason"),
+    [
+        (BLOCKED, Reason.CARD_BLOCKED),
+        (EXPIRED, Reason.CARD_EXPIRED),
+        (IN_DEBT, Reason.FEES_OVER_LIMIT),
+    ],
+    ids=["blocked", "expired", "fees"],
+)
+def test_no_block_checkout_on_a_card_that_may_not_borrow_is_recorded(
+    sc: SC, db: Path, patron, reason: Reason
+) -> None:
+    answer = sc.ask(no_block_checkout(patron.card, FREE[0].item_id))
+    assert answer.ok is True
+    assert answer.screen_message[:2] == (NO_BLOCK_TEXT, AF_TEXTS[reason])
+    assert open_loans(db, FREE[0].item_id) == [(patron.card, 0)]
+
+
+def test_no_block_checkout_that_cannot_be_recorded_is_refused(sc: SC, db: Path) -> None:
+    unknown = sc.ask(no_block_checkout(ADULT.card, UNKNOWN_ITEM))
+    assert unknown.ok is False and unknown.screen_message[0] == AF_TEXTS[Reason.UNKNOWN_ITEM]
+    nobody = sc.ask(no_block_checkout(UNKNOWN_CARD, FREE[0].item_id))
+    assert nobody.ok is False and nobody.screen_message[0] == AF_TEXTS[Reason.UNKNOWN_PATRON]
+    assert open_loans(db, FREE[0].item_id) == []
+
+
+def test_no_block_checkout_without_a_due_date_gets_the_loan_period(sc: SC, db: Path) -> None:
+    answer = sc.ask(no_block_checkout(ADULT.card, FREE[1].item_id, due=None))
+    expected = YESTERDAY.date() + dt.timedelta(days=21)
+    assert answer.ok is True and answer.due_date == end_of(expected)
+    assert loaned_on(db, FREE[1].item_id)[0][2] == expected.isoformat()
+
+
+def test_no_block_checkout_sent_twice_is_one_loan(sc: SC, db: Path) -> None:
+    item = FREE[2].item_id
+    wire = sc.codec.encode(no_block_checkout(ADULT.card, item), sequence=2)
+    first = sc.codec.decode(sc.raw(wire)).message
+    again = sc.codec.decode(sc.raw(wire)).message  # the SC repeating itself
+    assert first.ok and again.ok and again.due_date == first.due_date
+    assert all_loans(db, item) == 1
+
+
+def test_no_block_checkout_is_refused_while_circulation_is_offline(
+    server: Sip2Server, sc: SC, db: Path
+) -> None:
+    server.circulation_online = False
+    answer = sc.ask(no_block_checkout(ADULT.card, FREE[0].item_id))
+    assert answer.ok is False and answer.screen_message == (OFFLINE_TEXT,)
+    back = sc.ask(no_block_checkin(ON_LOAN_RENEWABLE.item_id, YESTERDAY))
+    assert back.ok is False and back.screen_message == (OFFLINE_TEXT,)
+    assert open_loans(db, FREE[0].item_id) == []
+    assert open_loans(db, ON_LOAN_RENEWABLE.item_id) == [(ADULT.card, 0)]
+
+
+def test_no_block_checkin_is_recorded_at_its_return_date(sc: SC, library: DemoLibrary) -> None:
+    item = ON_LOAN_RESERVED.item_id  # the adult's, overdue
+    due = dict((i.item_id, d) for i, d in library.loans(ADULT.card))[item]
+    returned = dt.datetime.combine(due + dt.timedelta(days=2), dt.time(9, 30))
+    answer = sc.ask(no_block_checkin(item, returned))
+    assert answer.ok is True and ("CV", "01") in answer.unknown  # to the holds shelf
+    assert sc.ask(patron_info(ADULT.card)).fee_amount == "0.40"  # two days late, not more
+
+
+def test_holds_not_ready_are_listed_in_cd(sc: SC) -> None:
+    answer = sc.ask(patron_info(HOLDER.card, category="unavailable_holds"))
+    waiting = {i.item_id for i in SAMPLE_ITEMS if i.hold_for == HOLDER.card}
+    assert set(answer.unavailable_hold_items) == waiting
+    assert answer.unavailable_holds_count == len(waiting) and answer.hold_items == ()
+    none = sc.ask(patron_info(ADULT.card, category="unavailable_holds"))
+    assert none.unavailable_hold_items == () and none.unavailable_holds_count == 0
+
+
+def test_no_block_text_names_no_reason() -> None:
+    if reason_from_text is not None:
+        assert reason_from_text([NO_BLOCK_TEXT]) is None
 
 
 # --------------------------------------------------------------------------- charsets

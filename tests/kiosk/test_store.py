@@ -80,12 +80,12 @@ def write_revisions(folder: Path, sources: dict[str, str]) -> Path:
     return folder
 
 
-GOOD_0002 = """
+GOOD_0003 = """
     import sqlalchemy as sa
     from alembic import op
 
-    revision = "0002"
-    down_revision = "0001"
+    revision = "0003"
+    down_revision = "0002"
     branch_labels = None
     depends_on = None
 
@@ -101,12 +101,12 @@ GOOD_0002 = """
         pass
 """
 
-BROKEN_0003 = """
+BROKEN_0004 = """
     import sqlalchemy as sa
     from alembic import op
 
-    revision = "0003"
-    down_revision = "0002"
+    revision = "0004"
+    down_revision = "0003"
     branch_labels = None
     depends_on = None
 
@@ -139,12 +139,12 @@ def test_fresh_database_is_migrated_to_head_in_wal_mode(db: Path) -> None:
     with Store.open(db) as store:
         assert db.is_file()
         assert store.path == db
-        assert store.revision() == Store.head_revision() == "0001"
+        assert store.revision() == Store.head_revision() == "0002"
         facts = store.describe()
     assert facts == {
         "path": str(db),
-        "revision": "0001",
-        "head": "0001",
+        "revision": "0002",
+        "head": "0002",
         "outbox_depth": 0,
         "oldest_unfinished": None,
         "journal_mode": "wal",
@@ -170,7 +170,7 @@ def test_reopening_at_head_changes_nothing(db: Path) -> None:
     filled_store(db)
     before, digest = snapshot(db), file_digest(db)
     with Store.open(db) as store:
-        assert store.revision() == "0001"
+        assert store.revision() == "0002"
         assert store.get_setting("branch") == "Maribor – Rotovž"
     assert snapshot(db) == before
     assert file_digest(db) == digest
@@ -180,24 +180,24 @@ def test_failed_migration_rolls_everything_back(db: Path, tmp_path: Path) -> Non
     filled_store(db)
     before, digest = snapshot(db), file_digest(db)
     extra = write_revisions(
-        tmp_path / "extra", {"0002_good.py": GOOD_0002, "0003_broken.py": BROKEN_0003}
+        tmp_path / "extra", {"0003_good.py": GOOD_0003, "0004_broken.py": BROKEN_0004}
     )
 
     with pytest.raises(StoreError) as caught:
         Store.open(db, version_locations=[extra])
 
     message = str(caught.value)
-    assert "revision 0003 failed" in message
+    assert "revision 0004 failed" in message
     assert "deliberately broken test revision" in message
-    assert "left as it was (revision 0001)" in message
+    assert "left as it was (revision 0002)" in message
     assert "Traceback" not in message
-    # 0002 ran fine but shared the transaction: its table, column and data
+    # 0003 ran fine but shared the transaction: its table, column and data
     # changes are gone too, as is the version stamp.
     assert snapshot(db) == before
     assert file_digest(db) == digest
     assert integrity(db) == "ok"
     with Store.open(db) as store:
-        assert store.revision() == "0001"
+        assert store.revision() == "0002"
         assert store.counters() == {"checkouts": 3}
 
 
@@ -205,17 +205,17 @@ def test_successful_migration_keeps_data_and_an_older_app_then_refuses(
     db: Path, tmp_path: Path
 ) -> None:
     filled_store(db)
-    extra = write_revisions(tmp_path / "extra", {"0002_good.py": GOOD_0002})
+    extra = write_revisions(tmp_path / "extra", {"0003_good.py": GOOD_0003})
     with Store.open(db, version_locations=[extra]) as store:
-        assert store.revision() == "0002"
+        assert store.revision() == "0003"
         assert store.counters() == {"checkouts": 1003}
         assert [e.kind for e in store.entries()] == ["checkin", "checkout"]
     columns = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(outbox)")]
     assert "note" in columns
 
-    # Rolled back to code that only knows 0001: refused, left alone.
+    # Rolled back to code that only knows 0002: refused, left alone.
     digest = file_digest(db)
-    with pytest.raises(StoreError, match="revision 0002, which this version"):
+    with pytest.raises(StoreError, match="revision 0003, which this version"):
         Store.open(db)
     assert file_digest(db) == digest
 
@@ -233,7 +233,7 @@ def test_newer_database_is_refused_and_not_modified(db: Path) -> None:
 
     message = str(caught.value)
     assert "0042_from_the_future" in message
-    assert "knows up to 0001" in message
+    assert "knows up to 0002" in message
     assert "not changed" in message
     assert file_digest(db) == digest
     assert snapshot(db) == before
@@ -354,7 +354,14 @@ def test_bad_states_and_arguments_are_refused(store: Store) -> None:
     with pytest.raises(ValueError, match="kind"):
         store.add_action("", {})
     assert len(store.entries()) == 1
-    assert set(OUTBOX_STATES) == {"pending", "sending", "confirmed", "refused", "failed"}
+    assert set(OUTBOX_STATES) == {
+        "pending",
+        "sending",
+        "confirmed",
+        "refused",
+        "failed",
+        "conflict",
+    }
 
 
 def test_purge_deletes_only_old_answered_entries(store: Store) -> None:
