@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rfid_parser(sub)
     _add_devices_parser(sub)
     _add_outbox_parser(sub)
+    _add_central_parser(sub)
     return parser
 
 
@@ -594,6 +595,96 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+def _add_central_parser(sub: argparse._SubParsersAction) -> None:
+    """`kiosk central serve|openapi`: the reference server of the central API."""
+    central = sub.add_parser(
+        "central",
+        help="the central API's reference server (events, registrations, devices)",
+        description="Exit 0 when done, 1 when the server cannot start or the contract "
+        "differs (--check), 2 for a usage error.",
+    )
+    actions = central.add_subparsers(dest="central_action", metavar="ACTION", required=True)
+    serve = actions.add_parser(
+        "serve",
+        help="serve the central API (SQLite by default, PostgreSQL by URL)",
+        description="Serves until Ctrl-C. Prints its address and the demo's admin and device "
+        "tokens (kept in central-tokens.json in the data folder). Set "
+        f"{CENTRAL_ADMIN_TOKEN_ENV} to choose the admin token.",
+    )
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--db",
+        metavar="URL",
+        help="database: a SQLite file path, sqlite:///PATH or postgresql+psycopg://USER@HOST/DB "
+        "(default: central.sqlite in the data folder)",
+    )
+    serve.add_argument("--seed", action="store_true", help="load the Slovenian sample events")
+    serve.add_argument("--data-dir", type=Path, help="keep the database and tokens here")
+    serve.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
+    openapi = actions.add_parser("openapi", help="print or write the OpenAPI contract")
+    openapi.add_argument("--out", type=Path, metavar="PATH", help="write it to this file")
+    openapi.add_argument(
+        "--check", action="store_true", help="exit 1 if central/openapi.json is not up to date"
+    )
+
+
+CENTRAL_ADMIN_TOKEN_ENV = "KIOSK_CENTRAL_ADMIN_TOKEN"
+
+
+def cmd_central(args: argparse.Namespace) -> int:
+    if args.central_action == "openapi":
+        from central.contract import CONTRACT_PATH, committed, render
+
+        text = render()
+        if args.check:
+            if committed() != text:
+                print(
+                    f"kiosk central: {CONTRACT_PATH} is not up to date; "
+                    f"run: kiosk central openapi --out {CONTRACT_PATH}",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            print(f"{CONTRACT_PATH} is up to date")
+            return EXIT_OK
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+            print(f"wrote {args.out}")
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+
+    from central.database import DatabaseUrlError
+    from central.migrate import MigrationError
+    from central.server import ServeError, serve
+
+    if not 0 <= args.port <= 65535:
+        print(f"kiosk central: --port must be 0 to 65535, not {args.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.data_dir is not None:
+        data_dir = args.data_dir.resolve()
+    else:
+        data_dir = _demo_config(args).data_path()
+    database = args.db or str(data_dir / "central.sqlite")
+    try:
+        serve(
+            database,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            credentials_file=data_dir / "central-tokens.json",
+            admin_token=os.environ.get(CENTRAL_ADMIN_TOKEN_ENV) or None,
+            say=lambda line: print(line, flush=True),
+        )
+    except DatabaseUrlError as exc:
+        print(f"kiosk central: --db: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (MigrationError, ServeError) as exc:
+        print(f"kiosk central: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -605,6 +696,7 @@ COMMANDS = {
     "rfid": cmd_rfid,
     "devices": cmd_devices,
     "outbox": cmd_outbox,
+    "central": cmd_central,
 }
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The rooms stay separate: the core never imports Kivy, drivers never import the core or UI.
+"""The rooms stay separate: the core never imports Kivy, drivers never import the core or UI,
+and the central server and the kiosk never import each other (they speak HTTP).
 
 Every .py file is parsed with `ast`; plain, from-, relative, nested and
 importlib imports all count, so a forbidden import anywhere fails the test.
@@ -17,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # package -> top-level names it must never import
 RULES: dict[str, frozenset[str]] = {
     # screens/ imports kivy, so importing it would bring Kivy in through the back door.
-    "kiosk": frozenset({"kivy", "screens"}),
-    "drivers": frozenset({"kivy", "kiosk", "screens"}),
+    # The central server is another service: the kiosk reaches it only over HTTP.
+    "kiosk": frozenset({"kivy", "screens", "central"}),
+    "drivers": frozenset({"kivy", "kiosk", "screens", "central"}),
+    # The central server runs on its own machine, without the kiosk's packages.
+    "central": frozenset({"kivy", "kiosk", "drivers", "screens"}),
 }
 
 
@@ -96,7 +100,13 @@ def test_package_respects_its_layer(package: str) -> None:
 
 def test_the_walk_sees_the_real_files() -> None:
     files = {p.relative_to(ROOT).as_posix() for pkg in RULES for p in (ROOT / pkg).rglob("*.py")}
-    assert {"drivers/base.py", "drivers/sim.py", "kiosk/circulation.py", "kiosk/tags.py"} <= files
+    assert {
+        "drivers/base.py",
+        "drivers/sim.py",
+        "kiosk/circulation.py",
+        "kiosk/tags.py",
+        "central/app.py",
+    } <= files
 
 
 # --- the checker itself can fail ----------------------------------------------------------
@@ -120,6 +130,11 @@ def test_the_walk_sees_the_real_files() -> None:
         ("drivers/sub/__init__.py", "from ... import kiosk\n", "kiosk"),
         ("drivers/a.py", "if TYPE_CHECKING:\n    import kiosk\n", "kiosk"),
         ("drivers/a.py", "from .... import x\n", "<beyond top level>"),
+        ("kiosk/a.py", "import central.app\n", "central.app"),
+        ("kiosk/a.py", "def later():\n    from central import models\n", "central"),
+        ("central/a.py", "from kiosk.config import load_config\n", "kiosk.config"),
+        ("central/a.py", "from drivers import base\n", "drivers"),
+        ("central/sub/a.py", "from ...screens import cli\n", "screens"),
     ],
 )
 def test_checker_catches(tmp_path: Path, relative: str, source: str, expected: str) -> None:
@@ -140,6 +155,8 @@ def test_checker_catches(tmp_path: Path, relative: str, source: str, expected: s
         ("drivers/sub/__init__.py", "from .. import kiosk\n"),  # that is drivers.kiosk
         ("kiosk/a.py", "from drivers.base import TagRead\nimport serial\n"),
         ("kiosk/a.py", "name = 'kivy'\nprint(name)\n"),  # a string is not an import
+        ("central/a.py", "from central.models import Event\nimport fastapi\n"),
+        ("central/sub/a.py", "from .. import models\n"),
     ],
 )
 def test_checker_allows(tmp_path: Path, relative: str, source: str) -> None:
