@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -266,42 +266,36 @@ class Store:
 
     def requeue(self, client_id: str) -> OutboxEntry:
         """Staff asked to send a failed or conflicting action again: back to pending."""
-        cid = normalise_client_id(client_id)
-        with self._write("queueing an action again") as conn:
-            row = conn.execute(select(outbox).where(outbox.c.client_id == cid)).first()
-            if row is None:
-                raise StoreError(f"There is no outbox action with client id {cid}.")
-            if row.state not in STAFF_STATES:
-                raise StoreError(
-                    f"Outbox action {cid} is {row.state}; only {' or '.join(STAFF_STATES)}"
-                    " actions can be sent again."
-                )
-            row = conn.execute(
-                update(outbox)
-                .where(outbox.c.client_id == cid)
-                .values(state="pending", updated_at=_now())
-                .returning(*outbox.c)
-            ).one()
-            return _entry(row)
+        return self._staff_update(client_id, "can be sent again", lambda row: {"state": "pending"})
 
     def resolve(self, client_id: str, note: str) -> OutboxEntry:
         """Staff settled a failed or conflicting action by hand: confirmed, with their note
-        (kept with the result, so the report shows who-knows-what happened)."""
+        kept with the result, so the report shows what was done."""
+
+        def settled(row: Row[Any]) -> dict[str, Any]:
+            result = {**(load_json(row.result) or {}), "settled_by_staff": note or "settled"}
+            return {"state": "confirmed", "result": dump_json(result, "result")}
+
+        return self._staff_update(client_id, "are settled by staff", settled)
+
+    def _staff_update(
+        self, client_id: str, verb: str, values: Callable[[Row[Any]], dict[str, Any]]
+    ) -> OutboxEntry:
+        """Change an entry only staff deal with (failed, conflict)."""
         cid = normalise_client_id(client_id)
-        with self._write("marking an action as settled") as conn:
+        with self._write(f"changing an action that {verb}") as conn:
             row = conn.execute(select(outbox).where(outbox.c.client_id == cid)).first()
             if row is None:
                 raise StoreError(f"There is no outbox action with client id {cid}.")
             if row.state not in STAFF_STATES:
                 raise StoreError(
                     f"Outbox action {cid} is {row.state}; only {' or '.join(STAFF_STATES)}"
-                    " actions are settled by staff."
+                    f" actions {verb}."
                 )
-            result = {**(load_json(row.result) or {}), "settled_by_staff": note or "settled"}
             row = conn.execute(
                 update(outbox)
                 .where(outbox.c.client_id == cid)
-                .values(state="confirmed", result=dump_json(result, "result"), updated_at=_now())
+                .values(**values(row), updated_at=_now())
                 .returning(*outbox.c)
             ).one()
             return _entry(row)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,30 +23,9 @@ from kiosk.config import KioskConfig
 from kiosk.demo import DemoTag, demo_tags
 from kiosk.runtime import Runtime
 from kiosk.session import LineStatus, State
+from tests.kiosk.conftest import FakeClock
 
 AFI_IN_LIBRARY, AFI_ON_LOAN = 0x07, 0xC2
-
-
-class FakeClock:
-    """Monotonic time the test moves by hand (only the session timers read it)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def rt(demo_config: KioskConfig, clock: FakeClock) -> Iterator[Runtime]:
-    runtime = Runtime.open(demo_config, clock=clock)
-    yield runtime
-    runtime.close()
 
 
 def pad(rt: Runtime) -> SimTagReader:

@@ -5,20 +5,16 @@ SQLite store, the emulated RFID pad and a file printer."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from kiosk.backends.demo_data import ANA, MARKO, PETRA, SAMPLE_ITEMS
 from kiosk.circulation import Reason
-from kiosk.config import KioskConfig
 from kiosk.runtime import Runtime
 from kiosk.session import LineStatus, State
+from tests.kiosk.conftest import FakeClock
 from tests.kiosk.test_core import (
     AFI_IN_LIBRARY,
     AFI_ON_LOAN,
-    FakeClock,
     line,
     log_in,
     pad,
@@ -30,18 +26,6 @@ from tests.kiosk.test_core import (
 
 RENEWABLE = "34001000035"  # Na klancu: on loan to Ana, renewable
 RESERVED = "34001000059"  # Alamut: on loan to Ana, overdue, reserved by Marko
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def rt(demo_config: KioskConfig, clock: FakeClock) -> Iterator[Runtime]:
-    runtime = Runtime.open(demo_config, clock=clock)
-    yield runtime
-    runtime.close()
 
 
 def receipts(rt: Runtime) -> list[Path]:
