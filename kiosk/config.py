@@ -9,6 +9,10 @@ than a clear refusal.
 Secrets (SIP2 password, central API token) may be a plain string (for the demo),
 `{ env = "NAME" }` or `{ file = "/path" }`; the file must be private to its owner.
 
+The central API may change a few patron-facing settings remotely: they are kept in
+`<data_dir>/remote-config.toml` and laid over the file at load (see "the remote
+overlay" below for what may change and how to roll back).
+
 `kiosk check-config FILE` checks a file; `python -m kiosk.config --reference`
 prints the Markdown reference generated from the models.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+import logging
 import os
 import re
 import stat
@@ -48,6 +53,8 @@ from pydantic_core import ErrorDetails, PydanticCustomError, PydanticUndefined
 
 from drivers.registry import KNOWN_CARD_READER_SCHEMES, KNOWN_TAG_READER_SCHEMES
 from kiosk.cardid import CheckDigit, UidFormat, UidOrder
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "library-kiosk"
 MAX_REPORTED_PROBLEMS = 5
@@ -572,17 +579,46 @@ class RfidSection(_Section):
 
 
 class CentralSection(_Section):
-    """The central API: events, registrations, device health."""
+    """The central API: events, registrations, device health and remote configuration.
+    With `url` set, `token`, `device_id` and `card_key` are required."""
 
     url: HttpUrl = _field(
-        "", "central API address", rule='`""` = not configured; else an http(s) URL'
+        "",
+        "central API address, e.g. https://kiosk.example.org/api/v1",
+        rule='`""` = not configured; else an http(s) URL (a bare host gets `/api/v1`)',
     )
-    token: Secret | None = _field(None, "central API token", rule="a secret")
+    token: Secret | None = _field(
+        None, "this device's central API token", rule="a secret; required when `url` is set"
+    )
+    device_id: str = _field(
+        "",
+        "this device's id at the central API, e.g. mb-rotovz-1",
+        pattern=r"^$|^[a-z0-9][a-z0-9-]{1,63}$",
+        rule="2-64 lowercase letters, digits and hyphens (required when `url` is set)",
+    )
+    card_key: Secret | None = _field(
+        None,
+        "the library's card key: cards are sent only as keyed hashes made with it, the same "
+        "on every kiosk",
+        rule="a secret, long and random (32 characters or more); required when `url` is set",
+    )
+    timeout_s: float = _field(10.0, "seconds to wait for an answer", ge=1, le=120)
+    event_sync_interval_s: int = _field(
+        60, "seconds between looks for changed events", ge=5, le=86400
+    )
+    heartbeat_interval_s: int = _field(
+        0,
+        "seconds between heartbeats",
+        ge=0,
+        le=86400,
+        rule="0 = as the server asks; else at least 5",
+    )
 
     @model_validator(mode="after")
-    def _token_encrypted(self) -> CentralSection:
+    def _complete(self) -> CentralSection:
         from urllib.parse import urlsplit
 
+        # One problem at a time (a model rule raises once): the most dangerous first.
         if self.token is not None and self.url.startswith("http://"):
             host = urlsplit(self.url).hostname or ""
             if host not in ("localhost", "127.0.0.1", "::1"):
@@ -591,6 +627,21 @@ class CentralSection(_Section):
                     f"unencrypted; got {_show(self.url)}",
                     key="url",
                 )
+        if self.url:
+            for key in ("token", "card_key"):
+                if getattr(self, key) is None:
+                    raise _problem("is required when central.url is set (a secret)", key=key)
+            if not self.device_id:
+                raise _problem(
+                    "is required when central.url is set (the id the central API knows "
+                    "this kiosk by)",
+                    key="device_id",
+                )
+        if 0 < self.heartbeat_interval_s < 5:
+            raise _problem(
+                f"must be 0 (as the server asks) or at least 5, got {self.heartbeat_interval_s}",
+                key="heartbeat_interval_s",
+            )
         return self
 
 
@@ -676,10 +727,23 @@ class KioskConfig(_Section):
     receipt: ReceiptSection = _field(ReceiptSection)
 
     _source: Path = PrivateAttr(default_factory=lambda: default_config_path())
+    # The remote overlay laid over the file (see "the remote overlay" below).
+    _remote_version: int | None = PrivateAttr(default=None)
+    _remote_problem: str = PrivateAttr(default="")
 
     def model_post_init(self, context: Any, /) -> None:
         if isinstance(context, Mapping) and "source" in context:
             self._source = Path(context["source"])
+
+    @property
+    def remote_version(self) -> int | None:
+        """Version of the central API's configuration laid over the file; None if none."""
+        return self._remote_version
+
+    @property
+    def remote_problem(self) -> str:
+        """Why the remote configuration file was not applied ("" when it was, or none)."""
+        return self._remote_problem
 
     @property
     def source(self) -> Path:
@@ -734,12 +798,20 @@ def default_config_path() -> Path:
 
 
 def load_config(
-    path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    remote: bool = True,
 ) -> KioskConfig:
-    """Reads and checks a TOML configuration file; raises ConfigError with a plain message."""
+    """Reads and checks a TOML configuration file; raises ConfigError with a plain message.
+
+    With `remote`, the central API's configuration kept in
+    `<data_dir>/remote-config.toml` is laid over the file (see `REMOTE_ALLOWED`); when
+    it no longer fits, the file alone applies and `config.remote_problem` says why."""
     shown = os.fspath(path)
     data = _read_toml(Path(shown), shown)
-    return parse_config(data, source=shown, environ=environ)
+    config = parse_config(data, source=shown, environ=environ)
+    return _with_remote_overlay(config, data, environ) if remote else config
 
 
 def parse_config(
@@ -824,6 +896,215 @@ def _first_repeat(values: Sequence[str]) -> str | None:
             return value
         seen.add(value)
     return None
+
+
+# --- the remote overlay -------------------------------------------------------------------------
+#
+# The central API may change a few settings of a kiosk (its "device configuration"). The
+# kiosk checks them against this file's own rules, laid over the configuration file, and
+# keeps them in <data_dir>/remote-config.toml only when the whole result is valid; the
+# file they replace is kept as remote-config.previous.toml. `load_config` lays the
+# overlay over the configuration file at every start. Only patron-facing behaviour may
+# change remotely: never devices, the library system, secrets, paths or the central API
+# itself, so a bad push can never cut a kiosk off from the fleet.
+
+REMOTE_CONFIG_FILE = "remote-config.toml"
+REMOTE_CONFIG_PREVIOUS = "remote-config.previous.toml"
+REMOTE_CONFIG_ROLLED_BACK = "remote-config.rolled-back.toml"
+# Section -> keys the central API may set (None: every key of the section).
+REMOTE_ALLOWED: dict[str, frozenset[str] | None] = {
+    "session": None,
+    "receipt": None,
+    "offline": None,
+    "kiosk": frozenset({"languages", "default_language"}),
+}
+# The overlay file's own table: which central configuration version it holds.
+_REMOTE_META = "remote"
+
+
+def remote_config_path(data_dir: Path) -> Path:
+    return data_dir / REMOTE_CONFIG_FILE
+
+
+def _remote_allowed_text() -> str:
+    parts = [
+        f"[{section}]" if keys is None else ", ".join(f"{section}.{k}" for k in sorted(keys))
+        for section, keys in REMOTE_ALLOWED.items()
+    ]
+    return ", ".join(parts)
+
+
+def check_remote_settings(settings: Any, shown: str) -> dict[str, dict[str, Any]]:
+    """The settings if they touch only what may change remotely; else ConfigError."""
+    if not isinstance(settings, Mapping):
+        raise ConfigError(f"{shown}: must be a table of sections, got {_kind(settings)}")
+    problems = []
+    for section, table in settings.items():
+        if section not in REMOTE_ALLOWED:
+            problems.append(
+                f"{shown}: [{section}] may not be set remotely; allowed: {_remote_allowed_text()}"
+            )
+        elif not isinstance(table, Mapping):
+            problems.append(f"{shown}: {section}: must be a table, got {_kind(table)}")
+        elif REMOTE_ALLOWED[section] is not None:
+            for key in table:
+                if key not in REMOTE_ALLOWED[section]:  # type: ignore[operator]
+                    problems.append(
+                        f"{shown}: {section}.{key} may not be set remotely; allowed: "
+                        f"{_remote_allowed_text()}"
+                    )
+    if problems:
+        raise ConfigError("\n".join(problems[:MAX_REPORTED_PROBLEMS]))
+    return {str(section): dict(table) for section, table in settings.items()}
+
+
+def _laid_over(base: Mapping[str, Any], overlay: Mapping[str, Mapping[str, Any]]) -> dict:
+    merged = dict(base)
+    for section, table in overlay.items():
+        below = merged.get(section)
+        merged[section] = {**(below if isinstance(below, Mapping) else {}), **table}
+    return merged
+
+
+def overlay_config(
+    config: KioskConfig,
+    settings: Any,
+    *,
+    shown: str,
+    environ: Mapping[str, str] | None = None,
+) -> KioskConfig:
+    """`config`'s file with `settings` laid over it, checked as a whole by the same rules
+    and messages as a file (prefixed with `shown`); raises ConfigError."""
+    allowed = check_remote_settings(settings, shown)
+    base = _read_toml(config.source, str(config.source))
+    merged = _laid_over(base, allowed)
+    context = {
+        "source": config.source,
+        "base_dir": config.source.parent,
+        "environ": os.environ if environ is None else environ,
+    }
+    try:
+        return KioskConfig.model_validate(_freeze(merged), context=context)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(shown, exc.errors())) from None
+
+
+def _with_remote_overlay(
+    config: KioskConfig, data: Mapping[str, Any], environ: Mapping[str, str] | None
+) -> KioskConfig:
+    path = remote_config_path(config.data_path())
+    if not path.is_file():
+        return config
+    try:
+        overlay = _read_toml(path, str(path))
+        meta = overlay.pop(_REMOTE_META, {})
+        version = meta.get("version") if isinstance(meta, Mapping) else None
+        allowed = check_remote_settings(overlay, str(path))
+        layered = parse_config(_laid_over(data, allowed), source=config.source, environ=environ)
+    except ConfigError as exc:
+        # A kiosk must start: the file alone applies, and doctor shows why.
+        log.warning("remote configuration not applied: %s", exc)
+        fallback = config.model_copy()
+        fallback._remote_problem = str(exc)
+        return fallback
+    layered._remote_version = version if isinstance(version, int) else None
+    return layered
+
+
+def write_remote_config(data_dir: Path, settings: Mapping[str, Any], version: int) -> Path:
+    """Keep checked remote settings as the overlay (the one it replaces becomes the
+    previous one). Check them with `overlay_config` first."""
+    overlay = check_remote_settings(settings, "remote configuration")
+    applied = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    lines = [
+        "# Configuration from the central API, laid over the configuration file at start.",
+        "# Written by the kiosk; roll back with kiosk.config.rollback_remote_config.",
+        "",
+        f"[{_REMOTE_META}]",
+        f"version = {int(version)}",
+        f"applied_at = {_toml_value(applied)}",
+    ]
+    for section, table in overlay.items():
+        lines += ["", f"[{_toml_key(section)}]"]
+        lines += [f"{_toml_key(k)} = {_toml_literal(v)}" for k, v in table.items()]
+    text = "\n".join(lines) + "\n"
+    try:
+        read_back = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        read_back = {}
+    read_back.pop(_REMOTE_META, None)
+    if _freeze(read_back) != _freeze(overlay):
+        raise ConfigError("remote configuration: holds values that cannot be written as TOML")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = remote_config_path(data_dir)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    if path.exists():
+        os.replace(path, data_dir / REMOTE_CONFIG_PREVIOUS)
+    os.replace(tmp, path)
+    return path
+
+
+def rollback_remote_config(data_dir: Path) -> str:
+    """For a technician: put the previous remote configuration back (or none, when there
+    was no previous one); the one taken off is kept as remote-config.rolled-back.toml.
+    Takes effect at the next start. Returns what was done, in plain words.
+
+    The kiosk keeps telling the central API the rolled-back version is applied, so it is
+    not pushed again; publish a new version centrally to change the settings again."""
+    current = remote_config_path(data_dir)
+    previous = data_dir / REMOTE_CONFIG_PREVIOUS
+    if not current.exists() and not previous.exists():
+        raise ConfigError(f"{current}: there is no remote configuration to roll back")
+    taken_off = _remote_file_version(current)
+    if current.exists():
+        os.replace(current, data_dir / REMOTE_CONFIG_ROLLED_BACK)
+    if previous.exists():
+        os.replace(previous, current)
+        return (
+            f"remote configuration version {taken_off} taken off; version "
+            f"{_remote_file_version(current)} applies again from the next start"
+        )
+    return (
+        f"remote configuration version {taken_off} taken off; the configuration file "
+        "alone applies from the next start"
+    )
+
+
+def _remote_file_version(path: Path) -> str:
+    try:
+        meta = tomllib.loads(path.read_text(encoding="utf-8")).get(_REMOTE_META, {})
+    except (OSError, ValueError):
+        return "?"
+    version = meta.get("version") if isinstance(meta, Mapping) else None
+    return str(version) if isinstance(version, int) else "?"
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_literal(value: Any) -> str:
+    """A TOML value for the overlay file (what JSON can carry: no dates)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError("remote configuration: numbers must be finite")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_literal(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise ConfigError(f"remote configuration: cannot write {_kind(value)}")
 
 
 # --- turning validation errors into plain sentences ---------------------------------------------

@@ -35,6 +35,8 @@ from kiosk.circulation import (
     Patron,
     Reason,
 )
+from kiosk.core_events import EventsFlow
+from kiosk.events import EventsService
 from kiosk.i18n import Localizer
 from kiosk.offline import OfflineGate, OfflineRules, category_of
 from kiosk.pad import PadRules, PadTracker
@@ -105,7 +107,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class KioskCore:
+class KioskCore(EventsFlow):
     def __init__(
         self,
         *,
@@ -114,6 +116,7 @@ class KioskCore:
         tag_reader: TagReader,
         card_reader: CardReader,
         printer: Printer | None = None,
+        events_service: EventsService | None = None,
         settings: CoreSettings | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], dt.datetime] = _utcnow,
@@ -123,6 +126,7 @@ class KioskCore:
         self.tag_reader = tag_reader
         self.card_reader = card_reader
         self.printer = printer
+        self.events_service = events_service
         self.settings = settings or CoreSettings()
         self._clock = clock
         self._wallclock = wallclock
@@ -279,6 +283,8 @@ class KioskCore:
         `source` is the reader's kind (CardRead.source): "nfc" delivers a chip UID."""
         with self._lock:
             card = card.strip()
+            if card and self._event_card_presented(card, source):
+                return
             if not card or self.session.state not in (State.IDLE, State.IDENTIFY):
                 self.session.touch(self._clock())
                 return
@@ -1048,6 +1054,7 @@ class KioskCore:
         self._pad: dict[str, _PadItem] = {}
         self._seen_uids: set[bytes] = set()
         self._unsecured: dict[bytes, tuple[_PadItem, int, LineStatus]] = {}
+        self._event_card = ""
         self._tracker.reset()
 
 

@@ -2,7 +2,7 @@
 
 Each check answers ok / degraded / missing with a plain detail. The overall
 exit code: 0 all required parts healthy, 1 something degraded, 2 the
-configuration is invalid. Later issues add checks (central API, disk, clock…).
+configuration is invalid. Later issues add checks (disk, clock…).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def diagnose(config_path: Path) -> tuple[int, list[Check]]:
         checks.append(Check("configuration", FAILED, str(exc)))
         return 2, checks
     checks.append(Check("configuration", OK, f"{config_path} is valid"))
-    checks += [_check_store(config), _check_backend(config)]
+    checks += [_check_store(config), _check_backend(config), _check_central(config)]
     checks += _check_devices(config)
     code = 0 if all(c.healthy for c in checks) else 1
     return code, checks
@@ -88,6 +88,45 @@ def _check_backend(config: KioskConfig) -> Check:
     if not status.online:
         return Check("library system", DEGRADED, status.detail or "offline")
     return Check("library system", OK, f"{config.backend.kind}: {status.detail} ({took:.0f} ms)")
+
+
+def _check_central(config: KioskConfig) -> Check:
+    """Reachability and latency of the central API, its token, the central outbox and
+    the remote configuration. Never required: without it the kiosk lends and returns,
+    and shows the cached events."""
+    from kiosk.central_client import CENTRAL_KINDS, open_central_client
+    from kiosk.store import Store, StoreError
+
+    name = "central API"
+    overlay = (
+        f"; remote configuration version {config.remote_version} applied"
+        if config.remote_version is not None
+        else ""
+    )
+    if config.remote_problem:
+        overlay = f"; remote configuration NOT applied: {config.remote_problem}"
+    if not config.central.url:
+        detail = "not configured (no events, no remote configuration)"
+        return Check(name, DEGRADED if config.remote_problem else OK, detail + overlay)
+    try:
+        store = Store.open(config.store_path())
+    except StoreError as exc:
+        return Check(name, FAILED, f"the store cannot be opened: {exc}")
+    try:
+        client = open_central_client(config, store)
+        assert client is not None  # url is set
+        with client:
+            status = client.check()
+            depth = len(store.unfinished(CENTRAL_KINDS))
+    finally:
+        store.close()
+    latency = f", {status.latency_ms:.0f} ms" if status.latency_ms is not None else ""
+    detail = (
+        f"{config.central.url} as {config.central.device_id}: {status.state} "
+        f"({status.detail}{latency}); outbox {depth} to send{overlay}"
+    )
+    healthy = status.state == "online" and not config.remote_problem
+    return Check(name, OK if healthy else DEGRADED, detail)
 
 
 def _check_devices(config: KioskConfig) -> list[Check]:

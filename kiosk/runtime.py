@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drivers.base import CardReader, TagReader
 from drivers.printer import Printer
@@ -18,6 +19,7 @@ from drivers.registry import open_card_reader, open_printer, open_tag_reader
 from kiosk import privacy
 from kiosk.backends import make_backend
 from kiosk.cardid import CardRules
+from kiosk.central_client import CentralClient, open_central_client
 from kiosk.circulation import CirculationBackend
 from kiosk.config import KioskConfig
 from kiosk.core import CoreSettings, KioskCore, ReceiptRules
@@ -71,6 +73,26 @@ class Runtime:
     card_reader: CardReader
     printer: Printer
     core: KioskCore
+    central: CentralClient | None = None  # None when central.url is ""
+    _central_thread: threading.Thread | None = field(default=None, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def start_central_sync(self, interval_s: float = 1.0) -> None:
+        """Talk to the central API on a thread of its own: its requests may wait for a
+        timeout, and a patron at the kiosk must never wait for them."""
+        if self.central is None or self._central_thread is not None:
+            return
+        central = self.central
+
+        def loop() -> None:
+            while not self._stopping.wait(interval_s):
+                try:
+                    central.sync()
+                except Exception:  # the catalogue must never take the kiosk down
+                    log.exception("central API sync failed")
+
+        self._central_thread = threading.Thread(target=loop, name="central-sync", daemon=True)
+        self._central_thread.start()
 
     @classmethod
     def open(cls, config: KioskConfig, *, clock: Callable[[], float] = time.monotonic) -> Runtime:
@@ -90,6 +112,8 @@ class Runtime:
             card_reader = open_card_reader(config.devices.card_reader)
             opened.append(card_reader)
             printer = open_printer(config.printer_url())
+            opened.append(printer)
+            central = open_central_client(config, store)
         except BaseException:
             for thing in reversed(opened):
                 thing.close()
@@ -100,9 +124,15 @@ class Runtime:
             tag_reader=tag_reader,
             card_reader=card_reader,
             printer=printer,
+            events_service=central,
             settings=core_settings(config),
             clock=clock,
         )
+        if central is not None:
+            central.set_probes(
+                ils_online=lambda: not core.view.offline,
+                peripherals=lambda: peripheral_states(config, core),
+            )
         replayed = core.recover()
         if replayed:
             log.warning("replayed %d unfinished outbox entries after an interruption", replayed)
@@ -114,11 +144,32 @@ class Runtime:
                 purged,
                 config.store.retention_days,
             )
-        return cls(config, store, backend, tag_reader, card_reader, printer, core)
+        return cls(config, store, backend, tag_reader, card_reader, printer, core, central)
 
     def close(self) -> None:
-        for thing in (self.printer, self.card_reader, self.tag_reader, self.backend, self.store):
+        self._stopping.set()
+        if self._central_thread is not None:
+            self._central_thread.join(timeout=15)
+        things = (self.central, self.printer, self.card_reader, self.tag_reader, self.backend)
+        for thing in (*things, self.store):
+            if thing is None:
+                continue
             try:
                 thing.close()
             except Exception:  # closing must go on for the others
                 log.exception("closing %r", thing)
+
+
+def peripheral_states(config: KioskConfig, core: KioskCore) -> list[tuple[str, str, str]]:
+    """(name, state, detail) of each peripheral for the heartbeat: "disabled" when none is
+    configured, "error" while the core finds it not answering, else "ok"."""
+    trouble = set(core.view.device_trouble)
+    states = []
+    for name, url in (
+        ("rfid", config.devices.rfid),
+        ("card_reader", config.devices.card_reader),
+        ("printer", config.printer_url()),
+    ):
+        state = "disabled" if url.strip() == "none" else "error" if name in trouble else "ok"
+        states.append((name, state, url))
+    return states

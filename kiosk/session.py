@@ -18,8 +18,10 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kiosk.circulation import Reason
+from kiosk.events import Filters
 
 
 class State(enum.StrEnum):
@@ -29,16 +31,25 @@ class State(enum.StrEnum):
     RETURN = "return"
     ACCOUNT = "account"
     SUMMARY = "summary"
+    # The event catalogue (child mode): browse, one event, register / cancel / check in.
+    EVENTS = "events"
+    EVENT = "event"
+    EVENT_REGISTER = "event_register"
+    EVENT_RESULT = "event_result"
 
 
 # Which moves are allowed; anything else is a programming error, not a patron error.
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.IDLE: frozenset({State.IDENTIFY, State.RETURN, State.CHECKOUT}),
+    State.IDLE: frozenset({State.IDENTIFY, State.RETURN, State.CHECKOUT, State.EVENTS}),
     State.IDENTIFY: frozenset({State.IDLE, State.CHECKOUT, State.ACCOUNT}),
     State.CHECKOUT: frozenset({State.SUMMARY, State.IDLE, State.ACCOUNT}),
     State.ACCOUNT: frozenset({State.CHECKOUT, State.SUMMARY, State.IDLE}),
     State.RETURN: frozenset({State.SUMMARY, State.IDLE}),
     State.SUMMARY: frozenset({State.IDLE}),
+    State.EVENTS: frozenset({State.EVENT, State.IDLE}),
+    State.EVENT: frozenset({State.EVENTS, State.EVENT_REGISTER, State.IDLE}),
+    State.EVENT_REGISTER: frozenset({State.EVENT, State.EVENT_RESULT, State.IDLE}),
+    State.EVENT_RESULT: frozenset({State.EVENT, State.EVENTS, State.IDLE}),
 }
 
 
@@ -115,6 +126,29 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
+class EventDraft:
+    """A registration, cancellation or check-in being made at the kiosk. The card itself
+    stays in the core; the view only knows that one was read."""
+
+    purpose: str = "register"  # "register", "cancel", "check_in"
+    stage: str = "card"  # "card" (tap your card), "attendees" (who comes), "sending"
+    ages: tuple[int, ...] = ()  # who comes: an adult is ADULT_AGE (kiosk.events)
+    problem: str = ""  # a contract reason code found before sending (age_out_of_range…)
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """What the central API (or the kiosk, offline) answered."""
+
+    purpose: str  # "register", "cancel", "check_in"
+    status: str  # confirmed, waitlisted, pending_sync, rejected, unavailable_offline,
+    #              cancelled, checked_in, not_found, failed
+    reason: str = ""  # the contract's reason code when rejected
+    waitlist_position: int | None = None
+    party_size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A transient message for the patron (unknown card, wrong PIN…)."""
 
@@ -149,6 +183,13 @@ class SessionView:
     offline: bool = False  # the library system is unreachable: store-and-forward mode
     account: Account | None = None
     receipt: Receipt = field(default_factory=Receipt)
+    # The event catalogue: events are the central client's cached EventInfo objects.
+    events_available: bool = False  # a central API is configured
+    event_filters: Filters = field(default_factory=Filters)
+    catalogue: tuple[Any, ...] = ()  # the grid, filtered, soonest first
+    event: Any = None  # the event shown in detail
+    event_draft: EventDraft | None = None
+    event_outcome: EventOutcome | None = None
 
     @property
     def lent(self) -> tuple[Line, ...]:

@@ -38,6 +38,7 @@ from kiosk.session import SessionView
 from screens import widgets  # noqa: F401  (registers the shared widget classes)
 from screens.account import account_items
 from screens.views import SCREENS
+from screens.watchdog import UiWatchdog
 
 if TYPE_CHECKING:
     from kiosk.runtime import Runtime
@@ -159,6 +160,8 @@ class KioskApp(App):
         self._apply_trigger = Clock.create_trigger(self._apply_view)
         self._heartbeat_job: Future[Any] | None = None
         self._loaded_kv: set[str] = set()
+        # systemd's watchdog: READY at the first frame, pings from this UI loop's clock.
+        self.watchdog = UiWatchdog(Clock.schedule_interval, data_dir=config.data_path())
         self.first_frame = threading.Event()
         self.on_first_frame: Any = None
 
@@ -181,6 +184,7 @@ class KioskApp(App):
         # The first complete frame, about to be swapped onto the screen.
         Window.unbind(on_flip=self._on_flip)
         self.first_frame.set()
+        self.watchdog.first_frame()
         if self.on_first_frame is not None:
             self.on_first_frame()
         self._submit(self._start_core)
@@ -194,6 +198,7 @@ class KioskApp(App):
             Clock.schedule_once(lambda _dt: self._out_of_service(), 0)
             return
         self.runtime = runtime
+        runtime.start_central_sync()
         self._unsubscribe = runtime.core.subscribe(self._on_view)
         Clock.schedule_once(lambda _dt: self._core_ready(), 0)
 
@@ -204,9 +209,11 @@ class KioskApp(App):
         Clock.schedule_interval(self._heartbeat, POLL_INTERVAL_S)
 
     def _out_of_service(self) -> None:
+        self.watchdog.out_of_service("the kiosk could not start; see journalctl -u kiosk")
         self.fault = self.loc._("This kiosk is out of service. Please use the desk; we are sorry.")
 
     def on_stop(self) -> None:
+        self.watchdog.stop()
         self._worker.shutdown(wait=True, cancel_futures=True)
         self._unsubscribe()
 

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_devices_parser(sub)
     _add_outbox_parser(sub)
     _add_central_parser(sub)
+    _add_update_parser(sub)
     return parser
 
 
@@ -146,7 +147,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _need_display()
     from screens.launch import run_kiosk
 
-    return run_kiosk(config, report_first_frame=args.report_first_frame)
+    # With central.url = "" the demo runs the central API's reference server itself; not
+    # for the start-up benchmark, which measures the kiosk as a device runs it.
+    return run_kiosk(
+        config,
+        report_first_frame=args.report_first_frame,
+        embed_central=not args.report_first_frame,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -685,6 +692,131 @@ def cmd_central(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_update_parser(sub: argparse._SubParsersAction) -> None:
+    """`kiosk update ACTION`: releases side by side, switched safely (run as root)."""
+    update = sub.add_parser(
+        "update",
+        help="install, switch to and roll back kiosk releases (as root)",
+        description="Releases live side by side in /opt/library-kiosk/releases; a switch "
+        "migrates a copy of the database, restarts the kiosk and rolls back by itself when "
+        "the new release does not show its first frame and answer the watchdog in time. "
+        "Exit 0 when done, 1 when it failed or was rolled back, 2 for a usage error.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--root",
+        type=Path,
+        metavar="DIR",
+        help="releases folder (default: the one this kiosk runs from, else /opt/library-kiosk)",
+    )
+    common.add_argument("--config", type=Path, default=UPDATE_CONFIG, metavar="PATH")
+    service = argparse.ArgumentParser(add_help=False)
+    service.add_argument("--unit", default="kiosk.service", help="the kiosk's systemd unit")
+    service.add_argument(
+        "--deadline",
+        type=float,
+        default=180.0,
+        metavar="S",
+        help="seconds a release has to show its first frame and answer the watchdog",
+    )
+    service.add_argument(
+        "--probation", type=float, default=60.0, metavar="S", help="then to keep running"
+    )
+    actions = update.add_subparsers(dest="update_action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", parents=[common], help="releases, last switch, health")
+    status.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    install = actions.add_parser(
+        "install",
+        parents=[common],
+        help="install a release beside the running one; its migrations are tried on a copy",
+    )
+    install.add_argument("source", metavar="SOURCE", help="wheel, URL, source or wheel folder")
+    install.add_argument("--version", help="the release version (default: from the source)")
+    install.add_argument("--sha256", help="checksum the wheel must have")
+    switch = actions.add_parser(
+        "switch", parents=[common, service], help="switch to an installed release"
+    )
+    switch.add_argument("version", metavar="VERSION")
+    actions.add_parser(
+        "rollback", parents=[common, service], help="go back to the previous release"
+    )
+    actions.add_parser(
+        "recover",
+        parents=[common],
+        help="finish a switch a power cut interrupted (kiosk.service runs it before starting)",
+    )
+    actions.add_parser(
+        "apply-request",
+        parents=[common, service],
+        help="carry out the version the central API asked for (kiosk-update.service)",
+    )
+    migrate = actions.add_parser(
+        "migrate", help="migrate a database file (a copy) to this release's schema (updater)"
+    )
+    migrate.add_argument("database", type=Path, metavar="PATH")
+
+
+UPDATE_CONFIG = Path("/etc/library-kiosk/kiosk.toml")
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from kiosk import updates
+
+    action = args.update_action
+    try:
+        if action == "migrate":
+            revision = updates.migrate_database_file(args.database)
+            print(f"{args.database}: schema revision {revision}")
+            return EXIT_OK
+        layout = updates.Layout(args.root or updates.default_root())
+        # Only paths are read: secrets may live in the service's environment alone.
+        config = load_config(args.config, environ=updates.PathsOnlyEnviron(), remote=False)
+        places = updates.Places(config.data_path(), config.store_path())
+        if action == "status":
+            info = updates.status(layout, places)
+            print(
+                json.dumps(info, ensure_ascii=False) if args.json else updates.render_status(info)
+            )
+            return EXIT_OK
+        if action == "install":
+            version = updates.install_release(
+                layout, args.source, version=args.version, sha256=args.sha256
+            )
+            updates.try_migration(layout, version, places.database)
+            print(
+                f"release {version} is installed in {layout.release_dir(version)} (its "
+                f"migrations worked on a copy of the database); switch with: "
+                f"kiosk update switch {version}"
+            )
+            return EXIT_OK
+        if action == "recover":
+            try:
+                back = updates.recover(layout, places, updates.NoService(), updates.Timing(0, 0))
+            except updates.UpdateBusy:
+                print("an update is in progress; its updater watches this start")
+                return EXIT_OK
+            print(back.message if back else "no interrupted update")
+            return EXIT_OK
+        service = updates.SystemdService(args.unit)
+        timing = updates.Timing(first_frame_s=args.deadline, probation_s=args.probation)
+        if action == "switch":
+            outcome = updates.switch(layout, args.version, places, service, timing)
+        elif action == "rollback":
+            outcome = updates.rollback(layout, places, service, timing)
+        else:
+            allowed = updates.allowed_sources()
+            done = updates.process_request(layout, places, service, timing, allowed=allowed)
+            if done is None:
+                print("no update was asked for")
+                return EXIT_OK
+            outcome = done
+    except updates.UpdateError as exc:
+        print(f"kiosk update: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(outcome.message, file=sys.stdout if outcome.ok else sys.stderr)
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
@@ -697,6 +829,7 @@ COMMANDS = {
     "devices": cmd_devices,
     "outbox": cmd_outbox,
     "central": cmd_central,
+    "update": cmd_update,
 }
 
 if __name__ == "__main__":

@@ -44,16 +44,29 @@ def _prepare(config: KioskConfig, *, width: int | None = None, height: int | Non
     )
 
 
-def run_kiosk(config: KioskConfig, *, report_first_frame: bool = False) -> int:
+def run_kiosk(
+    config: KioskConfig, *, report_first_frame: bool = False, embed_central: bool = False
+) -> int:
     """Run the kiosk until it is stopped. With `report_first_frame`, print start-up
-    figures as one JSON line once the first frame is on screen, then quit (benchmark)."""
+    figures as one JSON line once the first frame is on screen, then quit (benchmark).
+    With `embed_central` (the demo) and no central API configured, the reference server
+    runs on loopback with the sample events (screens/central_embed.py)."""
     _prepare(config)
     from screens.app import KioskApp
+
+    stops: list = []
 
     def open_runtime():  # on the worker thread, after the first frame
         from kiosk.runtime import Runtime
 
-        return Runtime.open(config)
+        used = config
+        if embed_central and not config.central.url:
+            from screens.central_embed import start_embedded_central, with_central
+
+            central = start_embedded_central(config.data_path())
+            stops.append(central.stop)
+            used = with_central(config, central)
+        return Runtime.open(used)
 
     app = KioskApp(config, open_runtime)
     try:
@@ -63,6 +76,8 @@ def run_kiosk(config: KioskConfig, *, report_first_frame: bool = False) -> int:
     finally:
         if app.runtime is not None:
             app.runtime.close()
+        for stop in stops:
+            stop()
     return 0 if not app.fault else 1
 
 

@@ -41,7 +41,11 @@ def test_check_config_accepts_the_shipped_files() -> None:
     branch = kiosk(
         "check-config",
         "config/example-branch.toml",
-        env={"KIOSK_SIP2_PASSWORD": "s3cret", "KIOSK_CENTRAL_TOKEN": "t0ken"},
+        env={
+            "KIOSK_SIP2_PASSWORD": "s3cret",
+            "KIOSK_CENTRAL_TOKEN": "t0ken",
+            "KIOSK_CENTRAL_CARD_KEY": "library-card-key-0001",
+        },
     )
     assert branch.returncode == 0, branch.stderr
     assert "s3cret" not in branch.stdout + branch.stderr

@@ -347,7 +347,8 @@ def test_config_file_with_a_sip2_section(server: Sip2Server, tmp_path: Path) -> 
     text = re.sub(r'(?m)^username = ".*?"', 'username = "kiosk"', text)
     config = tmp_path / "branch.toml"
     config.write_text(text, encoding="utf-8")
-    token = {"KIOSK_CENTRAL_TOKEN": "central-api-token"}  # the example's other secret
+    # the example's other secrets
+    token = {"KIOSK_CENTRAL_TOKEN": "central-api-token", "KIOSK_CENTRAL_CARD_KEY": "x" * 20}
     run = sip2("test", "--config", str(config), "--json", env=token)
     assert run.code == 0, run.err
     assert run.json["server"] == f"{host}:{port}"

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # The newest revision in migrations/versions. A database already there opens
 # without loading Alembic at all (faster start, less memory); a test keeps this
 # equal to Alembic's own head, so a new migration cannot forget it.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"

@@ -94,3 +94,53 @@ card_cache = Table(
     Column("category", String(40), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- the central API client's cache (kiosk.central_client) ---------------------------------
+
+# Events as the central API last sent them: the raw JSON, plus the columns queries need.
+central_events = Table(
+    "central_events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_central_events_starts_at", "starts_at"),
+)
+
+# Event pictures kept as files in the cache folder (named by a hash of the URL).
+central_pictures = Table(
+    "central_pictures",
+    metadata,
+    Column("url", String(500), primary_key=True),
+    Column("file", String(100), nullable=False),
+    Column("etag", String(200), nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
+# Registrations made at this kiosk: shown offline, and counted against the seats the
+# server granted this kiosk. Card tokens are keyed hashes, never card numbers.
+central_registrations = Table(
+    "central_registrations",
+    metadata,
+    Column("client_id", String(36), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("card_token", String(64), nullable=False),
+    Column("party_size", Integer, nullable=False),
+    Column("ages", Text, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("offline", Boolean, nullable=False),
+    Column("via_offline_grant", Boolean, nullable=False),
+    Column("waitlist_position", Integer, nullable=True),
+    Column("reason", String(40), nullable=True),
+    # The cached event's revision when the server confirmed an offline one: until a newer
+    # revision arrives, the cached offline_seats does not count it yet.
+    Column("answered_revision", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_central_registrations_card", "card_token"),
+    Index("ix_central_registrations_event", "event_id"),
+)

@@ -28,7 +28,11 @@ from kiosk.config import (
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_BRANCH = REPO / "config" / "example-branch.toml"
-BRANCH_ENV = {"KIOSK_SIP2_PASSWORD": "s3cret-sip2", "KIOSK_CENTRAL_TOKEN": "tok-central-42"}
+BRANCH_ENV = {
+    "KIOSK_SIP2_PASSWORD": "s3cret-sip2",
+    "KIOSK_CENTRAL_TOKEN": "tok-central-42",
+    "KIOSK_CENTRAL_CARD_KEY": "card-key-of-the-library-0042",
+}
 # Words that show a message was written for programmers, not technicians.
 JARGON = ("Traceback", "pydantic", "validation error for", "Input should", "errors.pydantic.dev")
 

@@ -80,12 +80,12 @@ def write_revisions(folder: Path, sources: dict[str, str]) -> Path:
     return folder
 
 
-GOOD_0003 = """
+GOOD_0004 = """
     import sqlalchemy as sa
     from alembic import op
 
-    revision = "0003"
-    down_revision = "0002"
+    revision = "0004"
+    down_revision = "0003"
     branch_labels = None
     depends_on = None
 
@@ -101,12 +101,12 @@ GOOD_0003 = """
         pass
 """
 
-BROKEN_0004 = """
+BROKEN_0005 = """
     import sqlalchemy as sa
     from alembic import op
 
-    revision = "0004"
-    down_revision = "0003"
+    revision = "0005"
+    down_revision = "0004"
     branch_labels = None
     depends_on = None
 
@@ -139,12 +139,12 @@ def test_fresh_database_is_migrated_to_head_in_wal_mode(db: Path) -> None:
     with Store.open(db) as store:
         assert db.is_file()
         assert store.path == db
-        assert store.revision() == Store.head_revision() == "0002"
+        assert store.revision() == Store.head_revision() == "0003"
         facts = store.describe()
     assert facts == {
         "path": str(db),
-        "revision": "0002",
-        "head": "0002",
+        "revision": "0003",
+        "head": "0003",
         "outbox_depth": 0,
         "oldest_unfinished": None,
         "journal_mode": "wal",
@@ -170,7 +170,7 @@ def test_reopening_at_head_changes_nothing(db: Path) -> None:
     filled_store(db)
     before, digest = snapshot(db), file_digest(db)
     with Store.open(db) as store:
-        assert store.revision() == "0002"
+        assert store.revision() == "0003"
         assert store.get_setting("branch") == "Maribor – Rotovž"
     assert snapshot(db) == before
     assert file_digest(db) == digest
@@ -180,24 +180,24 @@ def test_failed_migration_rolls_everything_back(db: Path, tmp_path: Path) -> Non
     filled_store(db)
     before, digest = snapshot(db), file_digest(db)
     extra = write_revisions(
-        tmp_path / "extra", {"0003_good.py": GOOD_0003, "0004_broken.py": BROKEN_0004}
+        tmp_path / "extra", {"0004_good.py": GOOD_0004, "0005_broken.py": BROKEN_0005}
     )
 
     with pytest.raises(StoreError) as caught:
         Store.open(db, version_locations=[extra])
 
     message = str(caught.value)
-    assert "revision 0004 failed" in message
+    assert "revision 0005 failed" in message
     assert "deliberately broken test revision" in message
-    assert "left as it was (revision 0002)" in message
+    assert "left as it was (revision 0003)" in message
     assert "Traceback" not in message
-    # 0003 ran fine but shared the transaction: its table, column and data
+    # 0004 ran fine but shared the transaction: its table, column and data
     # changes are gone too, as is the version stamp.
     assert snapshot(db) == before
     assert file_digest(db) == digest
     assert integrity(db) == "ok"
     with Store.open(db) as store:
-        assert store.revision() == "0002"
+        assert store.revision() == "0003"
         assert store.counters() == {"checkouts": 3}
 
 
@@ -205,17 +205,17 @@ def test_successful_migration_keeps_data_and_an_older_app_then_refuses(
     db: Path, tmp_path: Path
 ) -> None:
     filled_store(db)
-    extra = write_revisions(tmp_path / "extra", {"0003_good.py": GOOD_0003})
+    extra = write_revisions(tmp_path / "extra", {"0004_good.py": GOOD_0004})
     with Store.open(db, version_locations=[extra]) as store:
-        assert store.revision() == "0003"
+        assert store.revision() == "0004"
         assert store.counters() == {"checkouts": 1003}
         assert [e.kind for e in store.entries()] == ["checkin", "checkout"]
     columns = [r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(outbox)")]
     assert "note" in columns
 
-    # Rolled back to code that only knows 0002: refused, left alone.
+    # Rolled back to code that only knows 0003: refused, left alone.
     digest = file_digest(db)
-    with pytest.raises(StoreError, match="revision 0003, which this version"):
+    with pytest.raises(StoreError, match="revision 0004, which this version"):
         Store.open(db)
     assert file_digest(db) == digest
 
@@ -233,7 +233,7 @@ def test_newer_database_is_refused_and_not_modified(db: Path) -> None:
 
     message = str(caught.value)
     assert "0042_from_the_future" in message
-    assert "knows up to 0002" in message
+    assert "knows up to 0003" in message
     assert "not changed" in message
     assert file_digest(db) == digest
     assert snapshot(db) == before
