@@ -7,7 +7,9 @@ configuration is invalid. Later issues add checks (disk, clock…).
 
 from __future__ import annotations
 
+import datetime as dt
 import platform
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -47,6 +49,7 @@ def diagnose(config_path: Path) -> tuple[int, list[Check]]:
     checks.append(Check("configuration", OK, f"{config_path} is valid"))
     checks += [_check_store(config), _check_backend(config), _check_central(config)]
     checks += _check_devices(config)
+    checks += [_check_disk(config), _check_clock(config), _check_recent_errors(config)]
     code = 0 if all(c.healthy for c in checks) else 1
     return code, checks
 
@@ -199,3 +202,79 @@ def render_json(code: int, checks: list[Check]) -> dict[str, object]:
         "python": sys.version.split()[0],
         "version": __version__,
     }
+
+
+# The kiosk cannot have been set up before this day: a clock showing an earlier date has
+# lost its time (no RTC and no network after a power cut).
+EARLIEST_PLAUSIBLE = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+DISK_LOW_BYTES = 200 * 1024 * 1024  # below this the store's writes may soon fail
+CLOCK_SKEW_LIMIT_S = 120.0  # due dates and offline times are only as good as the clock
+
+
+def _check_disk(config: KioskConfig) -> Check:
+    """Free space where the store lives: a full disk loses what cannot be written."""
+    folder = config.store_path().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError as exc:
+        return Check("disk", FAILED, f"{folder}: {exc.strerror or exc}")
+    free_mb = usage.free / 1024 / 1024
+    detail = f"{folder}: {free_mb:,.0f} MiB free of {usage.total / 1024 / 1024:,.0f} MiB"
+    if usage.free < DISK_LOW_BYTES:
+        return Check("disk", DEGRADED, detail + " (low: free some space before the store fills)")
+    return Check("disk", OK, detail)
+
+
+def _check_clock(config: KioskConfig, now: dt.datetime | None = None) -> Check:
+    """The wall clock: not before the kiosk existed, not behind what the store recorded,
+    and close to the central API's clock where one is configured."""
+    from kiosk.store import Store, StoreError
+
+    now = now or dt.datetime.now(dt.UTC)
+    stamp = now.isoformat(timespec="seconds")
+    if now < EARLIEST_PLAUSIBLE:
+        return Check(
+            "clock",
+            FAILED,
+            f"{stamp} is before this kiosk was set up: the clock lost its time; due dates "
+            "and offline times would be wrong (check NTP and the network)",
+        )
+    try:
+        with Store.open(config.store_path()) as store:
+            newest = store.newest_timestamp()
+            skew = store.get_setting("central_clock_skew_s")
+    except StoreError:
+        return Check("clock", OK, f"{stamp} (the store could not be read to compare)")
+    if newest is not None and newest > now + dt.timedelta(minutes=5):
+        return Check(
+            "clock",
+            FAILED,
+            f"{stamp} is behind the newest record in the store "
+            f"({newest.isoformat(timespec='seconds')}): the clock went back",
+        )
+    if isinstance(skew, int | float) and abs(skew) > CLOCK_SKEW_LIMIT_S:
+        return Check(
+            "clock",
+            DEGRADED,
+            f"{stamp} is {skew:+.0f} s off the central API's clock (check NTP)",
+        )
+    detail = f"{stamp}" + (f", {skew:+.1f} s from the central API" if skew is not None else "")
+    return Check("clock", OK, detail)
+
+
+def _check_recent_errors(config: KioskConfig) -> Check:
+    """The last problems the running kiosk logged (kept in the store by the app)."""
+    from kiosk.errorlog import recent_errors
+    from kiosk.store import Store, StoreError
+
+    try:
+        with Store.open(config.store_path()) as store:
+            errors = recent_errors(store)
+    except StoreError:
+        return Check("last errors", OK, "the store could not be read")
+    if not errors:
+        return Check("last errors", OK, "none recorded")
+    last = errors[-1]
+    return Check("last errors", OK, f"{len(errors)} recent; last: {last}")

@@ -23,6 +23,7 @@ from kiosk.central_client import CentralClient, open_central_client
 from kiosk.circulation import CirculationBackend
 from kiosk.config import KioskConfig
 from kiosk.core import CoreSettings, KioskCore, ReceiptRules
+from kiosk.errorlog import RecentErrors
 from kiosk.offline import OfflineRules
 from kiosk.pad import PadRules
 from kiosk.session import Timing
@@ -75,6 +76,7 @@ class Runtime:
     core: KioskCore
     central: CentralClient | None = None  # None when central.url is ""
     _central_thread: threading.Thread | None = field(default=None, repr=False)
+    _errors: RecentErrors | None = field(default=None, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def start_central_sync(self, interval_s: float = 1.0) -> None:
@@ -144,9 +146,15 @@ class Runtime:
                 purged,
                 config.store.retention_days,
             )
-        return cls(config, store, backend, tag_reader, card_reader, printer, core, central)
+        runtime = cls(config, store, backend, tag_reader, card_reader, printer, core, central)
+        runtime._errors = RecentErrors(store)
+        logging.getLogger().addHandler(runtime._errors)
+        return runtime
 
     def close(self) -> None:
+        if self._errors is not None:
+            logging.getLogger().removeHandler(self._errors)
+            self._errors.close()
         self._stopping.set()
         if self._central_thread is not None:
             self._central_thread.join(timeout=15)

@@ -63,6 +63,9 @@ def mapped_counters(counters: Mapping[str, int]) -> dict[str, int]:
     return {key: min(mapped[key], MAX_COUNT) for key in chosen}
 
 
+CLOCK_SKEW_SETTING = "central_clock_skew_s"  # kiosk minus server, at the last heartbeat
+
+
 class Fleet:
     def __init__(
         self,
@@ -105,6 +108,9 @@ class Fleet:
         )
         reply = answer.parsed(contract.HeartbeatReply)
         self.last_body = body
+        # How far this kiosk's clock is from the server's, for `kiosk doctor`.
+        skew = (ctx.wallclock() - reply.server_time).total_seconds()
+        ctx.store.set_setting(CLOCK_SKEW_SETTING, round(skew, 1))
         self._acked = [a for a in self._acked if a not in body["acked_commands"]]
         self._server_interval_s = reply.heartbeat_interval_s
         for command in reply.commands:

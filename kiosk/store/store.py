@@ -320,6 +320,17 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def newest_timestamp(self) -> datetime | None:
+        """The latest time anything was recorded (outbox, settings): a clock showing an
+        earlier time has gone back."""
+        with self._read() as conn:
+            times = [
+                conn.execute(select(func.max(outbox.c.updated_at))).scalar_one(),
+                conn.execute(select(func.max(settings.c.updated_at))).scalar_one(),
+            ]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
+
     def oldest_unfinished(self) -> datetime | None:
         query = select(func.min(outbox.c.created_at)).where(outbox.c.state.in_(UNFINISHED_STATES))
         with self._read() as conn:
