@@ -171,6 +171,7 @@ class Command(_Answer):
 
 
 class HeartbeatReply(_Answer):
+    server_time: AwareDatetime | None = None  # None from a server that leaves it out
     desired_config_version: int = Field(ge=0)
     desired_software_version: str | None = None
     commands: list[Command] = Field(default_factory=list)

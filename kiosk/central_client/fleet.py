@@ -109,8 +109,9 @@ class Fleet:
         reply = answer.parsed(contract.HeartbeatReply)
         self.last_body = body
         # How far this kiosk's clock is from the server's, for `kiosk doctor`.
-        skew = (ctx.wallclock() - reply.server_time).total_seconds()
-        ctx.store.set_setting(CLOCK_SKEW_SETTING, round(skew, 1))
+        if reply.server_time is not None:
+            skew = (ctx.wallclock() - reply.server_time).total_seconds()
+            ctx.store.set_setting(CLOCK_SKEW_SETTING, round(skew, 1))
         self._acked = [a for a in self._acked if a not in body["acked_commands"]]
         self._server_interval_s = reply.heartbeat_interval_s
         for command in reply.commands:

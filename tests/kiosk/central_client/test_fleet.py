@@ -58,6 +58,8 @@ def test_heartbeat_carries_outbox_depth_and_mapped_counters(
         ("printer", "error"),  # a state the contract does not know
     ]
     assert beat["software_version"] and beat["versions"]["store_schema"] == "0003"
+    # The server's clock in the reply: how far off this kiosk is, for `kiosk doctor`.
+    assert abs(store.get_setting("central_clock_skew_s")) < 30
 
 
 def test_heartbeat_every_interval_the_server_asks(
