@@ -16,7 +16,7 @@ from typing import Any
 
 from kiosk.receipt import mask_card
 from kiosk.store import OutboxEntry, Store
-from kiosk.store.outbox import OUTBOX_STATES, STAFF_STATES, UNFINISHED_STATES
+from kiosk.store.outbox import STAFF_STATES, UNFINISHED_STATES
 
 # What each kind of action means to staff, in the report.
 _KIND_TEXT = {
@@ -167,6 +167,3 @@ def _describe(row: dict[str, Any]) -> str:
     if row["due"] and row["kind"] == "checkout":
         parts.append(f"due {row['due']}")
     return " ".join(parts)
-
-
-KNOWN_STATES = OUTBOX_STATES

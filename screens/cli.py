@@ -529,6 +529,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def _add_outbox_parser(sub: argparse._SubParsersAction) -> None:
+    from kiosk.store.outbox import OUTBOX_STATES
+
     outbox = sub.add_parser(
         "outbox",
         help="what the kiosk still has to send, and the reconciliation report for staff",
@@ -541,7 +543,7 @@ def _add_outbox_parser(sub: argparse._SubParsersAction) -> None:
     actions = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", parents=[common], help="entries, oldest first")
     listing.add_argument(
-        "--state", action="append", choices=OUTBOX_STATE_CHOICES, help="only these (repeatable)"
+        "--state", action="append", choices=OUTBOX_STATES, help="only these (repeatable)"
     )
     listing.add_argument("--limit", type=int, default=100)
     actions.add_parser("report", parents=[common], help="reconciliation report: conflicts, failed")
@@ -555,9 +557,6 @@ def _add_outbox_parser(sub: argparse._SubParsersAction) -> None:
     )
     resolve.add_argument("ids", nargs="+", metavar="ID")
     resolve.add_argument("--note", default="", help="what was done (kept with the entry)")
-
-
-OUTBOX_STATE_CHOICES = ("pending", "sending", "confirmed", "refused", "failed", "conflict")
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
